@@ -1,0 +1,1 @@
+//! zipkin (in progress)
