@@ -1,1 +1,0 @@
-//! otlp (in progress)
