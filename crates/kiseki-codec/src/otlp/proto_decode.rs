@@ -11,24 +11,39 @@ use kiseki_model::{
     StatusCode, Str, TraceId,
 };
 
+use rustc_hash::FxHashMap;
+
 use super::wire::{Reader, WireError, WireType, expect};
 use super::{DecodeError, DecodedTraces, SpanError};
 use crate::limits;
 
 /// Decodes an `ExportTraceServiceRequest`.
 pub fn decode_traces_proto(body: &[u8]) -> std::result::Result<DecodedTraces, DecodeError> {
-    let mut out = DecodedTraces::default();
+    let mut decoder = Decoder::default();
     let mut reader = Reader::new(body);
     while let Some((field, wire_type)) = reader.field()? {
         match field {
             1 => {
                 expect(field, wire_type, WireType::Len)?;
-                resource_spans(reader.bytes()?, &mut out)?;
+                decoder.resource_spans(reader.bytes()?)?;
             }
             _ => reader.skip(wire_type)?,
         }
     }
-    Ok(out)
+    Ok(decoder.out)
+}
+
+/// State kept across one request: the result, and what saves allocations from span to span.
+#[derive(Default)]
+struct Decoder<'a> {
+    out: DecodedTraces,
+    /// Strings too long to be stored inline, by their bytes. Keys and many values repeat in every
+    /// span of a request, so each is allocated once and then shared.
+    long_strings: FxHashMap<&'a [u8], Str>,
+    /// Attributes of the span being decoded, collected here so the span's list is allocated once
+    /// at its final size.
+    span_attributes: Vec<KeyValue>,
+    event_attributes: Vec<KeyValue>,
 }
 
 /// Whether a part of the request was unusable for its spans only, or broke the message.
@@ -57,398 +72,426 @@ impl From<limits::LimitError> for Failure {
 
 type Result<T> = std::result::Result<T, Failure>;
 
-fn resource_spans(body: &[u8], out: &mut DecodedTraces) -> std::result::Result<(), WireError> {
-    // Fields may come in any order: find the resource first, then decode the spans under it.
-    let mut resource_parts = Vec::new();
-    let mut scope_spans_parts = Vec::new();
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => {
-                expect(field, wire_type, WireType::Len)?;
-                resource_parts.push(reader.bytes()?);
-            }
-            2 => {
-                expect(field, wire_type, WireType::Len)?;
-                scope_spans_parts.push(reader.bytes()?);
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    let resource = match resource(&resource_parts) {
-        Ok(resource) => Ok(Arc::new(resource)),
-        Err(Failure::Wire(error)) => return Err(error),
-        Err(Failure::Span(error)) => Err(error),
-    };
-    for part in scope_spans_parts {
-        scope_spans(part, &resource, out)?;
-    }
-    Ok(())
-}
+/// Strings up to this length are stored inline by [`Str`] and cost no allocation.
+const INLINE_STRING_LEN: usize = 23;
 
-fn resource(parts: &[&[u8]]) -> Result<Resource> {
-    let mut resource = Resource::default();
-    for part in parts {
-        let mut reader = Reader::new(part);
+impl<'a> Decoder<'a> {
+    fn resource_spans(&mut self, body: &'a [u8]) -> std::result::Result<(), WireError> {
+        // Fields may come in any order: find the resource first, then decode the spans under it.
+        let mut resource_parts = Vec::new();
+        let mut scope_spans_parts = Vec::new();
+        let mut reader = Reader::new(body);
+        while let Some((field, wire_type)) = reader.field()? {
+            match field {
+                1 => resource_parts.push(len(&mut reader, field, wire_type)?),
+                2 => scope_spans_parts.push(len(&mut reader, field, wire_type)?),
+                _ => reader.skip(wire_type)?,
+            }
+        }
+        let resource = match self.resource(&resource_parts) {
+            Ok(resource) => Ok(Arc::new(resource)),
+            Err(Failure::Wire(error)) => return Err(error),
+            Err(Failure::Span(error)) => Err(error),
+        };
+        for part in scope_spans_parts {
+            self.scope_spans(part, &resource)?;
+        }
+        Ok(())
+    }
+
+    fn resource(&mut self, parts: &[&'a [u8]]) -> Result<Resource> {
+        let mut resource = Resource::default();
+        for part in parts {
+            let mut reader = Reader::new(part);
+            while let Some((field, wire_type)) = reader.field()? {
+                match field {
+                    1 => {
+                        let body = len(&mut reader, field, wire_type)?;
+                        self.key_value(body, &mut resource.attributes.0)?;
+                    }
+                    2 => {
+                        resource.dropped_attributes_count =
+                            varint_u32(&mut reader, field, wire_type)?
+                    }
+                    _ => reader.skip(wire_type)?,
+                }
+            }
+        }
+        Ok(resource)
+    }
+
+    fn scope_spans(
+        &mut self,
+        body: &'a [u8],
+        resource: &std::result::Result<Arc<Resource>, SpanError>,
+    ) -> std::result::Result<(), WireError> {
+        let mut scope_parts = Vec::new();
+        let mut span_parts = Vec::new();
+        let mut reader = Reader::new(body);
+        while let Some((field, wire_type)) = reader.field()? {
+            match field {
+                1 => scope_parts.push(len(&mut reader, field, wire_type)?),
+                2 => span_parts.push(len(&mut reader, field, wire_type)?),
+                _ => reader.skip(wire_type)?,
+            }
+        }
+        let scope = match self.scope(&scope_parts) {
+            Ok(scope) => Ok(Arc::new(scope)),
+            Err(Failure::Wire(error)) => return Err(error),
+            Err(Failure::Span(error)) => Err(error),
+        };
+        self.out.spans.reserve(span_parts.len());
+        for part in span_parts {
+            match (resource, &scope) {
+                (Ok(resource), Ok(scope)) => match self.span(part, resource, scope) {
+                    Ok(span) => self.out.spans.push(span),
+                    Err(Failure::Span(error)) => self.out.reject(error),
+                    Err(Failure::Wire(error)) => return Err(error),
+                },
+                // Spans under an unusable resource or scope are rejected, but must still parse.
+                (Err(error), _) | (_, Err(error)) => {
+                    if let Err(Failure::Wire(wire)) =
+                        self.span(part, &Arc::default(), &Arc::default())
+                    {
+                        return Err(wire);
+                    }
+                    self.out.reject(error.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scope(&mut self, parts: &[&'a [u8]]) -> Result<Scope> {
+        let mut scope = Scope::default();
+        for part in parts {
+            let mut reader = Reader::new(part);
+            while let Some((field, wire_type)) = reader.field()? {
+                match field {
+                    1 => scope.name = self.string(&mut reader, field, wire_type)?,
+                    2 => scope.version = self.string(&mut reader, field, wire_type)?,
+                    3 => {
+                        let body = len(&mut reader, field, wire_type)?;
+                        self.key_value(body, &mut scope.attributes.0)?;
+                    }
+                    4 => {
+                        scope.dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?
+                    }
+                    _ => reader.skip(wire_type)?,
+                }
+            }
+        }
+        Ok(scope)
+    }
+
+    fn span(
+        &mut self,
+        body: &'a [u8],
+        resource: &Arc<Resource>,
+        scope: &Arc<Scope>,
+    ) -> Result<Span> {
+        let mut trace_id = None;
+        let mut span_id = None;
+        let mut parent_span_id = None;
+        let mut trace_state = Str::default();
+        let mut flags = 0;
+        let mut name = Str::default();
+        let mut kind = SpanKind::Unspecified;
+        let mut start = 0;
+        let mut end = 0;
+        let mut dropped_attributes_count = 0;
+        let mut events = Vec::new();
+        let mut dropped_events_count = 0;
+        let mut links = Vec::new();
+        let mut dropped_links_count = 0;
+        let mut status = Status::default();
+        let mut attributes = std::mem::take(&mut self.span_attributes);
+        attributes.clear();
+
+        let mut reader = Reader::new(body);
+        let fields = (|| -> Result<()> {
+            while let Some((field, wire_type)) = reader.field()? {
+                match field {
+                    1 => trace_id = Some(len(&mut reader, field, wire_type)?),
+                    2 => span_id = Some(len(&mut reader, field, wire_type)?),
+                    3 => trace_state = self.string(&mut reader, field, wire_type)?,
+                    4 => parent_span_id = Some(len(&mut reader, field, wire_type)?),
+                    5 => name = self.string(&mut reader, field, wire_type)?,
+                    6 => {
+                        expect(field, wire_type, WireType::Varint)?;
+                        // Kinds unknown to this version read as unspecified, as proto3 enums do.
+                        kind = SpanKind::from_number(reader.varint()? as i64).unwrap_or_default();
+                    }
+                    7 => {
+                        expect(field, wire_type, WireType::Fixed64)?;
+                        start = reader.fixed64()?;
+                    }
+                    8 => {
+                        expect(field, wire_type, WireType::Fixed64)?;
+                        end = reader.fixed64()?;
+                    }
+                    9 => {
+                        let body = len(&mut reader, field, wire_type)?;
+                        self.key_value(body, &mut attributes)?;
+                    }
+                    10 => dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
+                    11 => {
+                        let body = len(&mut reader, field, wire_type)?;
+                        limits::check_event_count(events.len())?;
+                        events.push(self.event(body)?);
+                    }
+                    12 => dropped_events_count = varint_u32(&mut reader, field, wire_type)?,
+                    13 => {
+                        let body = len(&mut reader, field, wire_type)?;
+                        limits::check_link_count(links.len())?;
+                        links.push(self.link(body)?);
+                    }
+                    14 => dropped_links_count = varint_u32(&mut reader, field, wire_type)?,
+                    15 => status = self.status(len(&mut reader, field, wire_type)?)?,
+                    16 => {
+                        expect(field, wire_type, WireType::Fixed32)?;
+                        flags = reader.fixed32()?;
+                    }
+                    _ => reader.skip(wire_type)?,
+                }
+            }
+            Ok(())
+        })();
+        let span_attributes = Attributes(attributes.as_slice().to_vec());
+        self.span_attributes = attributes;
+        fields?;
+
+        let trace_id = TraceId::from_slice(trace_id.unwrap_or_default())
+            .map_err(|e| SpanError::TraceId(e, name.clone()))?;
+        let span_id = SpanId::from_slice(span_id.unwrap_or_default())
+            .map_err(|e| SpanError::SpanId(e, name.clone()))?;
+        let parent_span_id = match parent_span_id {
+            // Root spans leave the parent out or send it empty.
+            None | Some([]) => None,
+            Some(bytes) => Some(
+                SpanId::from_slice(bytes).map_err(|e| SpanError::ParentSpanId(e, name.clone()))?,
+            ),
+        };
+        Ok(Span {
+            trace_id,
+            span_id,
+            parent_span_id,
+            trace_state,
+            flags,
+            name,
+            kind,
+            start_time_unix_nano: start,
+            end_time_unix_nano: end,
+            attributes: span_attributes,
+            dropped_attributes_count,
+            events,
+            dropped_events_count,
+            links,
+            dropped_links_count,
+            status,
+            resource: Arc::clone(resource),
+            scope: Arc::clone(scope),
+        })
+    }
+
+    fn event(&mut self, body: &'a [u8]) -> Result<Event> {
+        let mut event = Event::default();
+        let mut attributes = std::mem::take(&mut self.event_attributes);
+        attributes.clear();
+        let mut reader = Reader::new(body);
+        let fields = (|| -> Result<()> {
+            while let Some((field, wire_type)) = reader.field()? {
+                match field {
+                    1 => {
+                        expect(field, wire_type, WireType::Fixed64)?;
+                        event.time_unix_nano = reader.fixed64()?;
+                    }
+                    2 => event.name = self.string(&mut reader, field, wire_type)?,
+                    3 => {
+                        let body = len(&mut reader, field, wire_type)?;
+                        self.key_value(body, &mut attributes)?;
+                    }
+                    4 => {
+                        event.dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?
+                    }
+                    _ => reader.skip(wire_type)?,
+                }
+            }
+            Ok(())
+        })();
+        event.attributes = Attributes(attributes.as_slice().to_vec());
+        self.event_attributes = attributes;
+        fields.map(|()| event)
+    }
+
+    fn link(&mut self, body: &'a [u8]) -> Result<Link> {
+        let mut trace_id: &[u8] = &[];
+        let mut span_id: &[u8] = &[];
+        let mut trace_state = Str::default();
+        let mut attributes = Attributes::new();
+        let mut dropped_attributes_count = 0;
+        let mut flags = 0;
+        let mut reader = Reader::new(body);
+        while let Some((field, wire_type)) = reader.field()? {
+            match field {
+                1 => trace_id = len(&mut reader, field, wire_type)?,
+                2 => span_id = len(&mut reader, field, wire_type)?,
+                3 => trace_state = self.string(&mut reader, field, wire_type)?,
+                4 => {
+                    let body = len(&mut reader, field, wire_type)?;
+                    self.key_value(body, &mut attributes.0)?;
+                }
+                5 => dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
+                6 => {
+                    expect(field, wire_type, WireType::Fixed32)?;
+                    flags = reader.fixed32()?;
+                }
+                _ => reader.skip(wire_type)?,
+            }
+        }
+        Ok(Link {
+            trace_id: TraceId::from_slice(trace_id).map_err(SpanError::LinkTraceId)?,
+            span_id: SpanId::from_slice(span_id).map_err(SpanError::LinkSpanId)?,
+            trace_state,
+            flags,
+            attributes,
+            dropped_attributes_count,
+        })
+    }
+
+    fn status(&mut self, body: &'a [u8]) -> Result<Status> {
+        let mut status = Status::default();
+        let mut reader = Reader::new(body);
+        while let Some((field, wire_type)) = reader.field()? {
+            match field {
+                2 => status.message = self.string(&mut reader, field, wire_type)?,
+                3 => {
+                    expect(field, wire_type, WireType::Varint)?;
+                    status.code =
+                        StatusCode::from_number(reader.varint()? as i64).unwrap_or_default();
+                }
+                _ => reader.skip(wire_type)?,
+            }
+        }
+        Ok(status)
+    }
+
+    /// Decodes one `KeyValue` and appends it.
+    fn key_value(&mut self, body: &'a [u8], into: &mut Vec<KeyValue>) -> Result<()> {
+        limits::check_attribute_count(into.len())?;
+        let kv = self.key_value_parts(body, 0)?;
+        into.push(kv);
+        Ok(())
+    }
+
+    fn key_value_parts(&mut self, body: &'a [u8], depth: usize) -> Result<KeyValue> {
+        let mut key = Str::default();
+        let mut value = AnyValue::Empty;
+        let mut reader = Reader::new(body);
+        while let Some((field, wire_type)) = reader.field()? {
+            match field {
+                1 => key = self.string(&mut reader, field, wire_type)?,
+                2 => value = self.any_value(len(&mut reader, field, wire_type)?, depth)?,
+                _ => reader.skip(wire_type)?,
+            }
+        }
+        Ok(KeyValue { key, value })
+    }
+
+    fn any_value(&mut self, body: &'a [u8], depth: usize) -> Result<AnyValue> {
+        let mut value = AnyValue::Empty;
+        let mut reader = Reader::new(body);
+        while let Some((field, wire_type)) = reader.field()? {
+            value = match field {
+                1 => AnyValue::Str(self.string(&mut reader, field, wire_type)?),
+                2 => {
+                    expect(field, wire_type, WireType::Varint)?;
+                    AnyValue::Bool(reader.varint()? != 0)
+                }
+                3 => {
+                    expect(field, wire_type, WireType::Varint)?;
+                    AnyValue::Int(reader.varint()? as i64)
+                }
+                4 => {
+                    expect(field, wire_type, WireType::Fixed64)?;
+                    AnyValue::Double(f64::from_bits(reader.fixed64()?))
+                }
+                5 => {
+                    let body = len(&mut reader, field, wire_type)?;
+                    limits::check_depth(depth + 1)?;
+                    AnyValue::Array(self.array_value(body, depth + 1)?)
+                }
+                6 => {
+                    let body = len(&mut reader, field, wire_type)?;
+                    limits::check_depth(depth + 1)?;
+                    AnyValue::Map(self.key_value_list(body, depth + 1)?)
+                }
+                7 => AnyValue::Bytes(len(&mut reader, field, wire_type)?.to_vec()),
+                _ => {
+                    reader.skip(wire_type)?;
+                    continue;
+                }
+            };
+        }
+        Ok(value)
+    }
+
+    fn array_value(&mut self, body: &'a [u8], depth: usize) -> Result<Vec<AnyValue>> {
+        let mut values = Vec::new();
+        let mut reader = Reader::new(body);
         while let Some((field, wire_type)) = reader.field()? {
             match field {
                 1 => {
-                    expect(field, wire_type, WireType::Len)?;
-                    key_value(reader.bytes()?, &mut resource.attributes)?;
+                    let body = len(&mut reader, field, wire_type)?;
+                    limits::check_attribute_count(values.len())?;
+                    values.push(self.any_value(body, depth)?);
                 }
-                2 => resource.dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
                 _ => reader.skip(wire_type)?,
             }
         }
+        Ok(values)
     }
-    Ok(resource)
-}
 
-fn scope_spans(
-    body: &[u8],
-    resource: &std::result::Result<Arc<Resource>, SpanError>,
-    out: &mut DecodedTraces,
-) -> std::result::Result<(), WireError> {
-    let mut scope_parts = Vec::new();
-    let mut span_parts = Vec::new();
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => {
-                expect(field, wire_type, WireType::Len)?;
-                scope_parts.push(reader.bytes()?);
-            }
-            2 => {
-                expect(field, wire_type, WireType::Len)?;
-                span_parts.push(reader.bytes()?);
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    let scope = match scope(&scope_parts) {
-        Ok(scope) => Ok(Arc::new(scope)),
-        Err(Failure::Wire(error)) => return Err(error),
-        Err(Failure::Span(error)) => Err(error),
-    };
-    out.spans.reserve(span_parts.len());
-    for part in span_parts {
-        match (resource, &scope) {
-            (Ok(resource), Ok(scope)) => match span(part, resource, scope) {
-                Ok(span) => out.spans.push(span),
-                Err(Failure::Span(error)) => out.reject(error),
-                Err(Failure::Wire(error)) => return Err(error),
-            },
-            // Spans under an unusable resource or scope are rejected, but must still parse.
-            (Err(error), _) | (_, Err(error)) => {
-                if let Err(Failure::Wire(wire)) = span(part, &Arc::default(), &Arc::default()) {
-                    return Err(wire);
-                }
-                out.reject(error.clone());
-            }
-        }
-    }
-    Ok(())
-}
-
-fn scope(parts: &[&[u8]]) -> Result<Scope> {
-    let mut scope = Scope::default();
-    for part in parts {
-        let mut reader = Reader::new(part);
+    fn key_value_list(&mut self, body: &'a [u8], depth: usize) -> Result<Vec<KeyValue>> {
+        let mut values = Vec::new();
+        let mut reader = Reader::new(body);
         while let Some((field, wire_type)) = reader.field()? {
             match field {
-                1 => scope.name = string(&mut reader, field, wire_type)?,
-                2 => scope.version = string(&mut reader, field, wire_type)?,
-                3 => {
-                    expect(field, wire_type, WireType::Len)?;
-                    key_value(reader.bytes()?, &mut scope.attributes)?;
+                1 => {
+                    let body = len(&mut reader, field, wire_type)?;
+                    limits::check_attribute_count(values.len())?;
+                    values.push(self.key_value_parts(body, depth)?);
                 }
-                4 => scope.dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
                 _ => reader.skip(wire_type)?,
             }
         }
+        Ok(values)
     }
-    Ok(scope)
-}
 
-fn span(body: &[u8], resource: &Arc<Resource>, scope: &Arc<Scope>) -> Result<Span> {
-    let mut trace_id = None;
-    let mut span_id = None;
-    let mut parent_span_id = None;
-    let mut trace_state = Str::default();
-    let mut flags = 0;
-    let mut name = Str::default();
-    let mut kind = SpanKind::Unspecified;
-    let mut start = 0;
-    let mut end = 0;
-    let mut attributes = Attributes::new();
-    let mut dropped_attributes_count = 0;
-    let mut events = Vec::new();
-    let mut dropped_events_count = 0;
-    let mut links = Vec::new();
-    let mut dropped_links_count = 0;
-    let mut status = Status::default();
-
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => trace_id = Some(len(&mut reader, field, wire_type)?),
-            2 => span_id = Some(len(&mut reader, field, wire_type)?),
-            3 => trace_state = string(&mut reader, field, wire_type)?,
-            4 => parent_span_id = Some(len(&mut reader, field, wire_type)?),
-            5 => name = string(&mut reader, field, wire_type)?,
-            6 => {
-                expect(field, wire_type, WireType::Varint)?;
-                // Unknown kinds from newer senders read as unspecified, as proto3 enums do.
-                kind = SpanKind::from_number(reader.varint()? as i64).unwrap_or_default();
-            }
-            7 => {
-                expect(field, wire_type, WireType::Fixed64)?;
-                start = reader.fixed64()?;
-            }
-            8 => {
-                expect(field, wire_type, WireType::Fixed64)?;
-                end = reader.fixed64()?;
-            }
-            9 => {
-                expect(field, wire_type, WireType::Len)?;
-                key_value(reader.bytes()?, &mut attributes)?;
-            }
-            10 => dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
-            11 => {
-                expect(field, wire_type, WireType::Len)?;
-                limits::check_event_count(events.len())?;
-                events.push(event(reader.bytes()?)?);
-            }
-            12 => dropped_events_count = varint_u32(&mut reader, field, wire_type)?,
-            13 => {
-                expect(field, wire_type, WireType::Len)?;
-                limits::check_link_count(links.len())?;
-                links.push(link(reader.bytes()?)?);
-            }
-            14 => dropped_links_count = varint_u32(&mut reader, field, wire_type)?,
-            15 => {
-                expect(field, wire_type, WireType::Len)?;
-                status = span_status(reader.bytes()?)?;
-            }
-            16 => {
-                expect(field, wire_type, WireType::Fixed32)?;
-                flags = reader.fixed32()?;
-            }
-            _ => reader.skip(wire_type)?,
+    /// A string field; long strings seen before in this request are shared, not copied again.
+    #[inline]
+    fn string(&mut self, reader: &mut Reader<'a>, field: u32, wire_type: WireType) -> Result<Str> {
+        let bytes = len(reader, field, wire_type)?;
+        if bytes.len() <= INLINE_STRING_LEN {
+            return Str::from_utf8(bytes).map_err(|_| SpanError::InvalidUtf8 { field }.into());
         }
-    }
-
-    let trace_id = TraceId::from_slice(trace_id.unwrap_or_default())
-        .map_err(|e| SpanError::TraceId(e, name.clone()))?;
-    let span_id = SpanId::from_slice(span_id.unwrap_or_default())
-        .map_err(|e| SpanError::SpanId(e, name.clone()))?;
-    let parent_span_id = match parent_span_id {
-        // Root spans leave the parent out or send it empty.
-        None | Some([]) => None,
-        Some(bytes) => {
-            Some(SpanId::from_slice(bytes).map_err(|e| SpanError::ParentSpanId(e, name.clone()))?)
+        if let Some(known) = self.long_strings.get(bytes) {
+            return Ok(known.clone());
         }
-    };
-    Ok(Span {
-        trace_id,
-        span_id,
-        parent_span_id,
-        trace_state,
-        flags,
-        name,
-        kind,
-        start_time_unix_nano: start,
-        end_time_unix_nano: end,
-        attributes,
-        dropped_attributes_count,
-        events,
-        dropped_events_count,
-        links,
-        dropped_links_count,
-        status,
-        resource: Arc::clone(resource),
-        scope: Arc::clone(scope),
-    })
-}
-
-fn event(body: &[u8]) -> Result<Event> {
-    let mut event = Event::default();
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => {
-                expect(field, wire_type, WireType::Fixed64)?;
-                event.time_unix_nano = reader.fixed64()?;
-            }
-            2 => event.name = string(&mut reader, field, wire_type)?,
-            3 => {
-                expect(field, wire_type, WireType::Len)?;
-                key_value(reader.bytes()?, &mut event.attributes)?;
-            }
-            4 => event.dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
-            _ => reader.skip(wire_type)?,
-        }
+        let string = Str::from_utf8(bytes).map_err(|_| SpanError::InvalidUtf8 { field })?;
+        self.long_strings.insert(bytes, string.clone());
+        Ok(string)
     }
-    Ok(event)
-}
-
-fn link(body: &[u8]) -> Result<Link> {
-    let mut trace_id: &[u8] = &[];
-    let mut span_id: &[u8] = &[];
-    let mut trace_state = Str::default();
-    let mut attributes = Attributes::new();
-    let mut dropped_attributes_count = 0;
-    let mut flags = 0;
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => trace_id = len(&mut reader, field, wire_type)?,
-            2 => span_id = len(&mut reader, field, wire_type)?,
-            3 => trace_state = string(&mut reader, field, wire_type)?,
-            4 => {
-                expect(field, wire_type, WireType::Len)?;
-                key_value(reader.bytes()?, &mut attributes)?;
-            }
-            5 => dropped_attributes_count = varint_u32(&mut reader, field, wire_type)?,
-            6 => {
-                expect(field, wire_type, WireType::Fixed32)?;
-                flags = reader.fixed32()?;
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    Ok(Link {
-        trace_id: TraceId::from_slice(trace_id).map_err(SpanError::LinkTraceId)?,
-        span_id: SpanId::from_slice(span_id).map_err(SpanError::LinkSpanId)?,
-        trace_state,
-        flags,
-        attributes,
-        dropped_attributes_count,
-    })
-}
-
-fn span_status(body: &[u8]) -> Result<Status> {
-    let mut status = Status::default();
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            2 => status.message = string(&mut reader, field, wire_type)?,
-            3 => {
-                expect(field, wire_type, WireType::Varint)?;
-                status.code = StatusCode::from_number(reader.varint()? as i64).unwrap_or_default();
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    Ok(status)
-}
-
-/// Decodes one `KeyValue` and appends it.
-fn key_value(body: &[u8], into: &mut Attributes) -> Result<()> {
-    limits::check_attribute_count(into.len())?;
-    let (key, value) = key_value_parts(body, 0)?;
-    into.push(key, value);
-    Ok(())
-}
-
-fn key_value_parts(body: &[u8], depth: usize) -> Result<(Str, AnyValue)> {
-    let mut key = Str::default();
-    let mut value = AnyValue::Empty;
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => key = string(&mut reader, field, wire_type)?,
-            2 => {
-                expect(field, wire_type, WireType::Len)?;
-                value = any_value(reader.bytes()?, depth)?;
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    Ok((key, value))
-}
-
-fn any_value(body: &[u8], depth: usize) -> Result<AnyValue> {
-    let mut value = AnyValue::Empty;
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        value = match field {
-            1 => AnyValue::Str(string(&mut reader, field, wire_type)?),
-            2 => {
-                expect(field, wire_type, WireType::Varint)?;
-                AnyValue::Bool(reader.varint()? != 0)
-            }
-            3 => {
-                expect(field, wire_type, WireType::Varint)?;
-                AnyValue::Int(reader.varint()? as i64)
-            }
-            4 => {
-                expect(field, wire_type, WireType::Fixed64)?;
-                AnyValue::Double(f64::from_bits(reader.fixed64()?))
-            }
-            5 => {
-                expect(field, wire_type, WireType::Len)?;
-                limits::check_depth(depth + 1)?;
-                AnyValue::Array(array_value(reader.bytes()?, depth + 1)?)
-            }
-            6 => {
-                expect(field, wire_type, WireType::Len)?;
-                limits::check_depth(depth + 1)?;
-                AnyValue::Map(key_value_list(reader.bytes()?, depth + 1)?)
-            }
-            7 => AnyValue::Bytes(len(&mut reader, field, wire_type)?.to_vec()),
-            _ => {
-                reader.skip(wire_type)?;
-                continue;
-            }
-        };
-    }
-    Ok(value)
-}
-
-fn array_value(body: &[u8], depth: usize) -> Result<Vec<AnyValue>> {
-    let mut values = Vec::new();
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => {
-                expect(field, wire_type, WireType::Len)?;
-                limits::check_attribute_count(values.len())?;
-                values.push(any_value(reader.bytes()?, depth)?);
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    Ok(values)
-}
-
-fn key_value_list(body: &[u8], depth: usize) -> Result<Vec<KeyValue>> {
-    let mut values = Vec::new();
-    let mut reader = Reader::new(body);
-    while let Some((field, wire_type)) = reader.field()? {
-        match field {
-            1 => {
-                expect(field, wire_type, WireType::Len)?;
-                limits::check_attribute_count(values.len())?;
-                let (key, value) = key_value_parts(reader.bytes()?, depth)?;
-                values.push(KeyValue { key, value });
-            }
-            _ => reader.skip(wire_type)?,
-        }
-    }
-    Ok(values)
 }
 
 #[inline]
-fn len<'a>(reader: &mut Reader<'a>, field: u32, wire_type: WireType) -> Result<&'a [u8]> {
+fn len<'a>(
+    reader: &mut Reader<'a>,
+    field: u32,
+    wire_type: WireType,
+) -> std::result::Result<&'a [u8], WireError> {
     expect(field, wire_type, WireType::Len)?;
-    Ok(reader.bytes()?)
-}
-
-#[inline]
-fn string(reader: &mut Reader<'_>, field: u32, wire_type: WireType) -> Result<Str> {
-    let bytes = len(reader, field, wire_type)?;
-    Str::from_utf8(bytes).map_err(|_| Failure::Span(SpanError::InvalidUtf8 { field }))
+    reader.bytes()
 }
 
 fn varint_u32(reader: &mut Reader<'_>, field: u32, wire_type: WireType) -> Result<u32> {
