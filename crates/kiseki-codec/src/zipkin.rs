@@ -1,1 +1,0 @@
-//! zipkin (in progress)
