@@ -3,7 +3,9 @@
 //!
 //! Binary annotations keep their declared type (BOOL, BYTES, I16, I32, I64, DOUBLE, STRING, values
 //! big-endian as the IDL defines); one without a type, or with a type the IDL does not define, is
-//! kept as bytes. Fields with an unexpected Thrift type are skipped, as Zipkin's reader skips them.
+//! kept as bytes. A STRING value that is not UTF-8 is read as Latin-1 (see [`latin1`]): the value
+//! is a Thrift `binary`, and zipkin-js fills it that way. Fields with an unexpected Thrift type are
+//! skipped, as Zipkin's reader skips them.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -201,19 +203,24 @@ fn typed_value(key: &Str, value_type: Option<i32>, bytes: &[u8]) -> Result<AnyVa
             Ok(b) => AnyValue::Double(f64::from_be_bytes(b)),
             Err(_) => return Err(wrong_length("DOUBLE", 8)),
         },
-        Some(annotation_type::STRING) => match std::str::from_utf8(bytes) {
-            Ok(text) => AnyValue::Str(Str::new(text)),
-            Err(_) => {
-                return Err(SpanError::BinaryAnnotationValue {
-                    key: key.to_string(),
-                    problem: "STRING value is not UTF-8".to_string(),
-                });
-            }
-        },
+        Some(annotation_type::STRING) => AnyValue::Str(match std::str::from_utf8(bytes) {
+            Ok(text) => Str::new(text),
+            Err(_) => latin1(bytes),
+        }),
         Some(annotation_type::BYTES) => AnyValue::Bytes(bytes.to_vec()),
         // A type that is missing or unknown: the bytes as sent.
         _ => AnyValue::Bytes(bytes.to_vec()),
     })
+}
+
+/// Text from bytes that are not UTF-8, one character per byte.
+///
+/// zipkin-js's Thrift encoder writes binary annotation values with Node's `"binary"` encoding,
+/// which keeps the low byte of each UTF-16 unit: Latin-1 text arrives intact that way and is read
+/// back exactly, anything beyond it was already lost by the tracer. Every byte maps to one
+/// character, so the bytes that were sent can be recovered from the text.
+fn latin1(bytes: &[u8]) -> Str {
+    Str::from(bytes.iter().map(|&b| char::from(b)).collect::<String>())
 }
 
 /// An endpoint, `None` when it has no usable field.
@@ -423,7 +430,10 @@ mod tests {
             assert_eq!(typed_value(&key, Some(value_type), bytes).unwrap(), expected);
         }
         assert!(typed_value(&key, Some(annotation_type::I32), &[1]).is_err());
-        assert!(typed_value(&key, Some(annotation_type::STRING), &[0xff]).is_err());
+        assert_eq!(
+            typed_value(&key, Some(annotation_type::STRING), &[0x5a, 0x6f, 0xeb]).unwrap(),
+            AnyValue::from("Zoë")
+        );
         assert_eq!(typed_value(&key, None, &[7]).unwrap(), AnyValue::Bytes(vec![7]));
         assert_eq!(typed_value(&key, Some(99), &[7]).unwrap(), AnyValue::Bytes(vec![7]));
     }

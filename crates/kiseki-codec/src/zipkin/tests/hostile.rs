@@ -1,0 +1,1 @@
+//! Hostile input: every decoder refuses it with an error, never a panic.
