@@ -73,8 +73,17 @@ pub(crate) fn from_model(span: &Span) -> ZipkinSpan {
             }
         }
         StatusCode::Error => {
+            // OpenTelemetry's exporters put the description in the `error` tag. A description
+            // that reads as a boolean would read back as one, so it goes in
+            // `otel.status_description` instead (which a reader prefers).
             set(semconv::OTEL_STATUS_CODE, Str::from_static("ERROR"));
-            set(semconv::ERROR, span.status.message.clone());
+            let message = &span.status.message;
+            if message.eq_ignore_ascii_case("true") || message.eq_ignore_ascii_case("false") {
+                set(semconv::ERROR, Str::from_static("true"));
+                set(semconv::OTEL_STATUS_DESCRIPTION, message.clone());
+            } else {
+                set(semconv::ERROR, message.clone());
+            }
         }
     }
     if !span.scope.name.is_empty() {

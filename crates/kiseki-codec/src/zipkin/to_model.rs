@@ -352,7 +352,8 @@ mod tests {
 
     #[test]
     fn status_from_otel_tags_and_error_tag() {
-        let cases: &[(&[(&str, &str)], StatusCode, &str, &[&str])] = &[
+        type Case<'a> = (&'a [(&'a str, &'a str)], StatusCode, &'a str, &'a [&'a str]);
+        let cases: &[Case] = &[
             (&[("otel.status_code", "OK")], StatusCode::Ok, "", &[]),
             (&[("otel.status_code", "ERROR"), ("error", "boom")], StatusCode::Error, "boom", &[]),
             (

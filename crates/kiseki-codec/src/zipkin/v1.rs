@@ -281,12 +281,12 @@ impl<'a> Converter<'a> {
 
         // v1 had no shared flag: a server side without the span's own timestamp (or without a
         // duration although `ss` is there) was recorded in a span the client started.
-        if let (None, Some(sr)) = (&self.cs, &self.sr) {
-            if source.timestamp == 0 || (self.ss.is_some() && source.duration == 0) {
-                let endpoint = sr.endpoint.clone();
-                let index = self.for_endpoint(Some(&endpoint));
-                self.at(index).shared = true;
-            }
+        if let (None, Some(sr)) = (&self.cs, &self.sr)
+            && (source.timestamp == 0 || (self.ss.is_some() && source.duration == 0))
+        {
+            let endpoint = sr.endpoint.clone();
+            let index = self.for_endpoint(Some(&endpoint));
+            self.at(index).shared = true;
         }
 
         self.process_messaging();
@@ -437,16 +437,16 @@ impl<'a> Converter<'a> {
         }
 
         let server = self.sr.clone().or_else(|| self.ss.clone());
-        if let (Some(mut ca), Some(server)) = (ca, server) {
-            if !same_endpoint(&ca, &server.endpoint) {
-                // Finagle adds "ca" on server spans with the server's own service name; without
-                // the name it is only the client's socket and makes no loopback link.
-                if same_service(&ca, &server.endpoint) {
-                    ca.service_name = None;
-                }
-                let index = self.for_endpoint(Some(&server.endpoint));
-                self.at(index).remote = ca.non_empty();
+        if let (Some(mut ca), Some(server)) = (ca, server)
+            && !same_endpoint(&ca, &server.endpoint)
+        {
+            // Finagle adds "ca" on server spans with the server's own service name; without the
+            // name it is only the client's socket and makes no loopback link.
+            if same_service(&ca, &server.endpoint) {
+                ca.service_name = None;
             }
+            let index = self.for_endpoint(Some(&server.endpoint));
+            self.at(index).remote = ca.non_empty();
         }
         if let Some(sa) = sa {
             let client = self.cs.clone().or_else(|| self.cr.clone());

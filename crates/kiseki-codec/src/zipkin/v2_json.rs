@@ -344,3 +344,101 @@ impl Serialize for TagsOut<'_> {
         map.end()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kiseki_model::{Event, KeyValue, Resource, Scope, SpanKind, Status, semconv};
+
+    use super::*;
+
+    fn span() -> Span {
+        let mut span = Span::new(TraceId::new(0x1d).unwrap(), SpanId::new(0xff).unwrap());
+        span.parent_span_id = SpanId::new(0xee);
+        span.name = Str::new("GET /users/{id}");
+        span.kind = SpanKind::Server;
+        span.start_time_unix_nano = 1_700_000_000_123_456_000;
+        span.end_time_unix_nano = 1_700_000_000_123_999_999;
+        let mut resource = Resource::for_service("users");
+        resource.attributes.push("host.name", "box-1");
+        span.resource = Arc::new(resource);
+        span.scope =
+            Arc::new(Scope { name: "lib".into(), version: "1.0".into(), ..Scope::default() });
+        span.attributes.push("http.route", "/users/{id}");
+        span.attributes.push("http.response.status_code", 500i64);
+        span.attributes.push(semconv::NETWORK_LOCAL_ADDRESS, "10.0.0.1");
+        span.attributes.push(semconv::NETWORK_LOCAL_PORT, 8080i64);
+        span.attributes.push(semconv::PEER_SERVICE, "db");
+        span.attributes.push(semconv::NETWORK_PEER_ADDRESS, "2001:db8::1");
+        span.attributes.push(semconv::ZIPKIN_SHARED, true);
+        span.status = Status::error("boom");
+        span.events.push(Event {
+            time_unix_nano: 1_700_000_000_123_500_000,
+            name: "retry".into(),
+            attributes: [KeyValue::new("attempt", 2i64)].into_iter().collect(),
+            dropped_attributes_count: 0,
+        });
+        span.events.push(Event {
+            time_unix_nano: 1_700_000_000_123_600_000,
+            name: "done".into(),
+            ..Event::default()
+        });
+        span
+    }
+
+    /// The exact shape of Zipkin's own writer: field order, lowercase fixed-width hex,
+    /// microseconds, and nothing empty.
+    #[test]
+    fn writes_zipkins_v2_json() {
+        let json = String::from_utf8(encode_v2_json(&[span()])).unwrap();
+        let expected = concat!(
+            r#"[{"traceId":"000000000000001d","parentId":"00000000000000ee","id":"00000000000000ff","#,
+            r#""kind":"SERVER","name":"GET /users/{id}","timestamp":1700000000123456,"duration":543,"#,
+            r#""localEndpoint":{"serviceName":"users","ipv4":"10.0.0.1","port":8080},"#,
+            r#""remoteEndpoint":{"serviceName":"db","ipv6":"2001:db8::1"},"#,
+            r#""annotations":[{"timestamp":1700000000123500,"value":"{\"retry\":{\"attempt\":2}}"},"#,
+            r#"{"timestamp":1700000000123600,"value":"done"}],"#,
+            r#""tags":{"http.route":"/users/{id}","http.response.status_code":"500","#,
+            r#""otel.status_code":"ERROR","error":"boom","otel.scope.name":"lib","otel.scope.version":"1.0"},"#,
+            r#""shared":true}]"#
+        );
+        assert_eq!(json, expected);
+        let minimal = Span::new(TraceId::from_halves(1, 2).unwrap(), SpanId::new(3).unwrap());
+        assert_eq!(
+            String::from_utf8(encode_v2_json(&[minimal])).unwrap(),
+            r#"[{"traceId":"00000000000000010000000000000002","id":"0000000000000003"}]"#
+        );
+        assert_eq!(encode_v2_json(&[]), b"[]");
+    }
+
+    #[test]
+    fn what_zipkin_cannot_carry_is_dropped_or_turned_to_text() {
+        let mut s = span();
+        s.kind = SpanKind::Internal;
+        s.end_time_unix_nano = s.start_time_unix_nano + 1;
+        s.attributes.push("bytes", AnyValue::Bytes(vec![1, 2]));
+        let back = decode_v2_json(&encode_v2_json(&[s])).unwrap().remove(0);
+        assert_eq!(back.kind, SpanKind::Internal);
+        // A span shorter than a microsecond lasts one, not "unknown".
+        assert_eq!(back.duration_nanos(), 1000);
+        assert_eq!(back.resource.attributes.len(), 1, "only service.name is written");
+        assert_eq!(back.attributes.get_str("http.response.status_code"), Some("500"));
+        assert_eq!(back.attributes.get_str("bytes"), Some("AQI="));
+        assert_eq!(back.status, Status::error("boom"));
+    }
+
+    #[test]
+    fn status_messages_that_read_as_booleans_survive() {
+        for message in ["", "true", "FALSE", "false"] {
+            let mut s = span();
+            s.status = Status::error(message);
+            let back = decode_v2_json(&encode_v2_json(&[s])).unwrap().remove(0);
+            assert_eq!(back.status, Status::error(message), "{message:?}");
+        }
+        let mut s = span();
+        s.status = Status { code: kiseki_model::StatusCode::Ok, message: "fine".into() };
+        let back = decode_v2_json(&encode_v2_json(&[s.clone()])).unwrap().remove(0);
+        assert_eq!(back.status, s.status);
+    }
+}
