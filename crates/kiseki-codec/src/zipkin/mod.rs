@@ -2,15 +2,29 @@
 //! proto3 for Zipkin's query API.
 //!
 //! Every decoder reads a whole request body (after any gzip) and returns its spans, or an error
-//! whose message can go back to the client in a 400. v1 spans are converted with the semantics of
-//! Zipkin's own `V1SpanConverter` (see [`v1`](self::v1)), v2 spans with those of the OpenTelemetry
-//! Collector's Zipkin receiver (see [`to_model`](self::to_model)). Span names and service names
-//! are kept as sent, although Zipkin itself lower-cases them.
+//! whose message can go back to the client in a 400. An empty body is an empty list.
 //!
-//! Receivers: Zipkin's collector answers `202 Accepted` with an empty body, and a body of the
-//! other API version with `400`; [`Encoding::for_request`] maps path and content type to an
-//! encoding, [`check_encoding`] and [`sniff`] apply Zipkin's byte-level rules, and the JSON
-//! decoders refuse the other version's fields themselves.
+//! v1 spans are converted with the semantics of Zipkin's own `V1SpanConverter`: `cs`/`cr` make a
+//! CLIENT span, `sr`/`ss` a SERVER, `ms` a PRODUCER, `mr` a CONSUMER, but only when the annotation
+//! carries an endpoint; a span holding both the client and the server side becomes two spans with
+//! the same id, the server one marked `zipkin.shared`; `sa`/`ca`/`ma` give the remote endpoint.
+//! Typed binary annotations keep their type.
+//!
+//! v2 spans are mapped as the OpenTelemetry Collector's Zipkin receiver does: the local service is
+//! the resource's `service.name` (one shared resource per service in a request), endpoint
+//! addresses become `network.local.*` / `network.peer.*` and `peer.service`, tags become string
+//! attributes except the ones that carry status (`otel.status_code`, `otel.status_description`,
+//! `error`), scope (`otel.scope.*`, `otel.library.*`), trace state (`w3c.tracestate`), links
+//! (`otlp.link.N`) and, without a Zipkin kind, `span.kind`; annotations become events in any of
+//! the three forms tracers write (`{"name": {attrs}}`, `name|{attrs}|dropped`, a bare name);
+//! `shared` and `debug` become `zipkin.shared` / `zipkin.debug`. Span names and service names are
+//! kept as sent, although Zipkin itself lower-cases them.
+//!
+//! For receivers: Zipkin's collector answers `202 Accepted` with an empty body, and refuses a body
+//! of the other API version with `400`. [`Encoding::for_request`] maps path and content type to an
+//! encoding; [`check_encoding`] and [`sniff`] apply Zipkin's byte-level rules to tell encodings
+//! apart; the decoders also refuse the other version's fields themselves
+//! ([`DecodeError::WrongEncoding`]).
 
 mod annotation;
 mod encoding;

@@ -491,7 +491,3 @@ impl<'a> Converter<'a> {
             .collect()
     }
 }
-
-#[cfg(test)]
-#[path = "v1_tests.rs"]
-mod tests;

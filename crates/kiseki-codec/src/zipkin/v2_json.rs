@@ -40,7 +40,11 @@ pub fn decode_v2_json(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
 /// Encodes spans as a Zipkin v2 JSON array, as Zipkin's API returns them.
 ///
 /// Zipkin has no place for resource attributes other than `service.name` (the local endpoint's
-/// service name), so they are not written; see [`super::from_model`] for all that is lost.
+/// service name), so they are not written. Also lost: attribute types (tags are text: numbers and
+/// booleans as literals, bytes in base64, arrays and maps as JSON), trace flags, the dropped
+/// counts of span attributes, events and links, and time below a microsecond. Status, scope,
+/// trace state, links, INTERNAL kind and event attributes travel in tags and annotations, the way
+/// OpenTelemetry's Zipkin exporters write them, and are read back by [`decode_v2_json`].
 pub fn encode_v2_json(spans: &[Span]) -> Vec<u8> {
     let wire: Vec<ZipkinSpan> = spans.iter().map(from_model).collect();
     serde_json::to_vec(&SpanListOut(&wire)).unwrap_or_default()

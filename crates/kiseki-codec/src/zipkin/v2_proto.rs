@@ -105,8 +105,9 @@ pub fn decode_v2_proto(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
     to_model(wire)
 }
 
-/// Encodes spans as a proto3 `ListOfSpans`; what is lost is the same as for
-/// [`super::encode_v2_json`] (resource attributes other than `service.name` are not written).
+/// Encodes spans as a proto3 `ListOfSpans`. As for [`super::encode_v2_json`], resource
+/// attributes other than `service.name` are not written (Zipkin has no place for them), and
+/// attributes become text tags.
 pub fn encode_v2_proto(spans: &[Span]) -> Vec<u8> {
     let list = ListOfSpans {
         spans: spans.iter().map(|span| ProtoSpan::from_wire(&from_model(span))).collect(),

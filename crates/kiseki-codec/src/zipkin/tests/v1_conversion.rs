@@ -1,7 +1,10 @@
 //! Cases of Zipkin's own v1 → v2 conversion tests (`SpanConverterTest`), plus the shapes real
 //! tracers send, checked against the same expectations.
 
-use super::*;
+use kiseki_model::{AnyValue, SpanId, Str, TraceId};
+
+use crate::zipkin::v1::{V1Annotation, V1BinaryAnnotation, V1Span, convert};
+use crate::zipkin::wire::{Annotation, Endpoint, ZipkinKind, ZipkinSpan};
 
 fn endpoint(service: &str, ip: &str, port: u16) -> Endpoint {
     let mut e = Endpoint::default();
