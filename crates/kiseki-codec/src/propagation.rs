@@ -1,1 +1,0 @@
-//! propagation (in progress)

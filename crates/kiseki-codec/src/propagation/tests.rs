@@ -1,0 +1,1 @@
+//! Tests across formats: round trips, real tracers' headers, hostile input.
