@@ -25,9 +25,11 @@ pub struct SpanContext {
     pub span_id: SpanId,
     /// The caller's own parent. Only B3 carries it.
     pub parent_span_id: Option<SpanId>,
-    /// The caller's sampling decision; `None` defers it to the receiver.
+    /// The caller's sampling decision; `None` defers it to the receiver. Extractors set it to
+    /// `Some(true)` whenever `debug` is set.
     pub sampled: Option<bool>,
-    /// Force recording of the trace (B3 debug). Implies sampled.
+    /// Force recording of the trace (B3 debug). Implies sampled; Datadog headers carry it as
+    /// priority 2 (user keep), as Datadog tracers read B3 debug.
     pub debug: bool,
     /// W3C Trace Context level 2: at least the right-most 7 bytes of the trace id are random.
     pub random_trace_id: bool,

@@ -9,7 +9,7 @@
 //!
 //! `tracestate` is read only with a valid `traceparent`; an invalid list is dropped without
 //! failing the extraction (see [`super::tracestate`]). Datadog's `dd` member is read into
-//! [`SpanContext::datadog`] as [`datadog::tracestate`](super::datadog::tracestate) describes,
+//! [`SpanContext::datadog`] as [`datadog::tracestate`] describes,
 //! and written back as the first member.
 
 use kiseki_model::{SpanId, Str, TraceId};

@@ -40,7 +40,8 @@ fn span_ids() -> impl Strategy<Value = SpanId> {
 /// Other vendors' `tracestate` members: valid, unique keys, never `dd`, at most 31.
 fn trace_states() -> impl Strategy<Value = Str> {
     let key = regex("[a-z0-9][a-z0-9_*/@-]{0,12}");
-    let value = regex("[\\x20-\\x2b\\x2d-\\x3c\\x3e-\\x7e]{0,12}[\\x21-\\x2b\\x2d-\\x3c\\x3e-\\x7e]");
+    let value =
+        regex("[\\x20-\\x2b\\x2d-\\x3c\\x3e-\\x7e]{0,12}[\\x21-\\x2b\\x2d-\\x3c\\x3e-\\x7e]");
     proptest::collection::btree_map(key, value, 0..31).prop_map(|members| {
         let members: Vec<String> = members
             .into_iter()
