@@ -118,13 +118,18 @@ impl Format {
 /// `p` — the Datadog span as [`DatadogContext::last_parent_id`].
 ///
 /// A format that is present but malformed is skipped; its error is returned only when no
-/// format gives a context. A B3 sampling decision sent without ids is not a context: see
-/// [`b3::extract_sampling_only`].
+/// format gives a context. A B3 sampling decision sent without ids is not a context (see
+/// [`b3::extract_sampling_only`]), and a `b3` header holding one hides the `X-B3-*` headers, as
+/// the B3 specification gives the single header precedence; a malformed `b3` does not.
 pub fn extract_any(
     headers: &(impl HeaderSource + ?Sized),
 ) -> Result<Option<SpanContext>, PropagationError> {
     let mut first_error = None;
+    let mut b3_single_decided = false;
     for format in Format::ALL {
+        if format == Format::B3Multi && b3_single_decided {
+            continue;
+        }
         match format.extract(headers) {
             Ok(Some(mut context)) => {
                 if format == Format::TraceContext
@@ -134,7 +139,11 @@ pub fn extract_any(
                 }
                 return Ok(Some(context));
             }
-            Ok(None) => {}
+            Ok(None) => {
+                // A valid `b3` with only a sampling state still wins over `X-B3-*`, as in Brave.
+                b3_single_decided |=
+                    format == Format::B3Single && headers.header(b3::single::B3).is_some();
+            }
             Err(error) => {
                 first_error.get_or_insert(error);
             }

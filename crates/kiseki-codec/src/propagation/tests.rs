@@ -62,6 +62,18 @@ fn extract_any_skips_a_malformed_format_and_reports_it_when_nothing_else_is_ther
 }
 
 #[test]
+fn a_b3_single_header_hides_the_multiple_headers_unless_it_is_malformed() {
+    let multi = [("x-b3-traceid", "463ac35c9f6413ad"), ("x-b3-spanid", "a2fb4a1d1a96d312")];
+    let with = |b3: &'static str| vec![("b3", b3), multi[0], multi[1]];
+    assert_eq!(extract_any(&with("0")), Ok(None));
+    assert_eq!(b3::extract_sampling_only(&with("0")), Ok(Some(SamplingDecision::Deny)));
+    let context = extract_any(&with("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1")).unwrap();
+    assert_eq!(context.unwrap().span_id.to_string(), "e457b5a2e4d86bd1");
+    let context = extract_any(&with("garbage")).unwrap();
+    assert_eq!(context.unwrap().span_id.to_string(), "a2fb4a1d1a96d312");
+}
+
+#[test]
 fn extract_any_completes_w3c_with_the_datadog_headers_of_the_same_trace() {
     // An OpenTelemetry proxy between two Datadog services: it wrote its own traceparent and
     // forwarded the Datadog headers and a tracestate without a dd member.
