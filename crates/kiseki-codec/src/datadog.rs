@@ -1,1 +1,0 @@
-//! datadog (in progress)
