@@ -6,13 +6,14 @@
 //!   `sampling.priority` to `_sampling_priority_v1`. Resource attributes become meta too, except
 //!   those that a Datadog request carries elsewhere (the tracer's language and version, the
 //!   container id: an exporter sends them as headers).
-//! - The kind goes to meta `span.kind` unless the type already implies it (`web`, `http`).
+//! - The kind goes to meta `span.kind`; an unspecified kind only where the type would imply
+//!   another (`web`, `http`).
 //! - Status: `error` = 1 for ERROR; the last `exception` event gives `error.message`,
 //!   `error.type`, `error.stack`; a status message that differs from those goes to
 //!   `otel.status_description`; OK is written as `otel.status_code: OK`.
 //! - The high half of the trace id goes to meta `_dd.p.tid`; chunks keep it on their first span.
 
-use kiseki_model::{AnyValue, Attributes, Event, Span, StatusCode, Str, semconv};
+use kiseki_model::{AnyValue, Attributes, Event, Span, SpanKind, StatusCode, Str, semconv};
 
 use super::meta_json::LINK_FLAGS_SET;
 use super::naming::{
@@ -74,7 +75,10 @@ pub fn model_to_dd_span(span: &Span) -> DdSpan {
         tags.push_value(kv.key.clone(), &kv.value);
     }
 
-    if span.kind != kind_from_span_type(&span_type) {
+    // Datadog writes every kind; `unspecified` only where the type would imply another one.
+    if span.kind != SpanKind::Unspecified
+        || kind_from_span_type(&span_type) != SpanKind::Unspecified
+    {
         tags.set_meta(Str::from_static(semconv::SPAN_KIND), Str::from_static(span.kind.as_str()));
     }
     if span.trace_id.high() != 0 {

@@ -3,12 +3,17 @@
 //! `_dd.span_links` (v0.5 has no links field).
 //!
 //! Reading is lenient about the text but all-or-nothing: JSON that does not have the expected
-//! shape, or exceeds a limit, is left in meta as the string it was.
+//! shape, or exceeds a limit, is left in meta as the string it was. Objects keep their order in
+//! both directions, so attributes come back as they were sent.
+
+use std::fmt::{self, Write as _};
 
 use kiseki_model::{AnyValue, Event, KeyValue, Link, SpanId, Str, TraceId};
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
 
-use crate::limits::{MAX_ATTRIBUTES, MAX_EVENTS, MAX_LINKS, MAX_VALUE_DEPTH};
+use crate::limits::{self, MAX_ATTRIBUTES, MAX_EVENTS, MAX_LINKS};
 
 use super::wire::{DdSpanEvent, DdSpanLink};
 
@@ -20,27 +25,46 @@ pub const SPAN_LINKS_KEY: &str = "_dd.span_links";
 /// Bit 31 of Datadog's link flags says the W3C flags in the low bits are set.
 pub(crate) const LINK_FLAGS_SET: u32 = 1 << 31;
 
+#[derive(Deserialize)]
+struct JsonEvent {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    time_unix_nano: Option<u64>,
+    #[serde(default)]
+    attributes: Option<OrderedObject>,
+    #[serde(default)]
+    dropped_attributes_count: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct JsonLink {
+    trace_id: String,
+    span_id: String,
+    #[serde(default)]
+    tracestate: Option<String>,
+    #[serde(default)]
+    attributes: Option<OrderedObject>,
+    #[serde(default)]
+    flags: Option<u32>,
+    #[serde(default)]
+    dropped_attributes_count: Option<u32>,
+}
+
 /// `[{"name", "time_unix_nano", "attributes": {...}, "dropped_attributes_count"}]`.
 pub(crate) fn parse_events(text: &str) -> Option<Vec<Event>> {
-    let Value::Array(items) = serde_json::from_str::<Value>(text).ok()? else {
-        return None;
-    };
+    let items: Vec<JsonEvent> = serde_json::from_str(text).ok()?;
     if items.len() > MAX_EVENTS {
         return None;
     }
     items
         .into_iter()
         .map(|item| {
-            let Value::Object(mut fields) = item else { return None };
             Some(Event {
-                time_unix_nano: fields.get("time_unix_nano").map_or(Some(0), Value::as_u64)?,
-                name: match fields.remove("name") {
-                    None | Some(Value::Null) => Str::default(),
-                    Some(Value::String(name)) => Str::from(name),
-                    Some(_) => return None,
-                },
-                attributes: parse_attributes(fields.remove("attributes"))?.into_iter().collect(),
-                dropped_attributes_count: dropped_count(&fields)?,
+                time_unix_nano: item.time_unix_nano.unwrap_or(0),
+                name: item.name.map(Str::from).unwrap_or_default(),
+                attributes: attributes(item.attributes)?.into_iter().collect(),
+                dropped_attributes_count: item.dropped_attributes_count.unwrap_or(0),
             })
         })
         .collect()
@@ -49,160 +73,223 @@ pub(crate) fn parse_events(text: &str) -> Option<Vec<Event>> {
 /// `[{"trace_id": 32 hex, "span_id": 16 hex, "tracestate", "attributes", "flags",
 /// "dropped_attributes_count"}]`.
 pub(crate) fn parse_links(text: &str) -> Option<Vec<Link>> {
-    let Value::Array(items) = serde_json::from_str::<Value>(text).ok()? else {
-        return None;
-    };
+    let items: Vec<JsonLink> = serde_json::from_str(text).ok()?;
     if items.len() > MAX_LINKS {
         return None;
     }
     items
         .into_iter()
         .map(|item| {
-            let Value::Object(mut fields) = item else { return None };
-            let flags = fields.get("flags").map_or(Some(0), Value::as_u64)?;
             Some(Link {
-                trace_id: TraceId::from_hex(fields.get("trace_id")?.as_str()?).ok()?,
-                span_id: SpanId::from_hex(fields.get("span_id")?.as_str()?).ok()?,
-                trace_state: match fields.remove("tracestate") {
-                    None | Some(Value::Null) => Str::default(),
-                    Some(Value::String(state)) => Str::from(state),
-                    Some(_) => return None,
-                },
-                flags: u32::try_from(flags).ok()? & !LINK_FLAGS_SET,
-                attributes: parse_attributes(fields.remove("attributes"))?.into_iter().collect(),
-                dropped_attributes_count: dropped_count(&fields)?,
+                trace_id: TraceId::from_hex(&item.trace_id).ok()?,
+                span_id: SpanId::from_hex(&item.span_id).ok()?,
+                trace_state: item.tracestate.map(Str::from).unwrap_or_default(),
+                flags: item.flags.unwrap_or(0) & !LINK_FLAGS_SET,
+                attributes: attributes(item.attributes)?.into_iter().collect(),
+                dropped_attributes_count: item.dropped_attributes_count.unwrap_or(0),
             })
         })
         .collect()
 }
 
-fn dropped_count(fields: &Map<String, Value>) -> Option<u32> {
-    let count = fields.get("dropped_attributes_count").map_or(Some(0), Value::as_u64)?;
-    u32::try_from(count).ok()
+fn attributes(object: Option<OrderedObject>) -> Option<Vec<KeyValue>> {
+    let entries = object.map(|o| o.0).unwrap_or_default();
+    if entries.len() > MAX_ATTRIBUTES {
+        return None;
+    }
+    entries.iter().all(|kv| limits::check_value(&kv.value).is_ok()).then_some(entries)
 }
 
-fn parse_attributes(value: Option<Value>) -> Option<Vec<KeyValue>> {
-    match value {
-        None | Some(Value::Null) => Some(Vec::new()),
-        Some(Value::Object(entries)) if entries.len() <= MAX_ATTRIBUTES => entries
-            .into_iter()
-            .map(|(key, value)| {
-                Some(KeyValue { key: Str::from(key), value: json_to_value(value, 0)? })
-            })
-            .collect(),
-        Some(_) => None,
+/// A JSON object as key-value pairs in their order.
+struct OrderedObject(Vec<KeyValue>);
+
+impl<'de> Deserialize<'de> for OrderedObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match deserializer.deserialize_any(JsonValueVisitor)? {
+            AnyValue::Map(entries) => Ok(OrderedObject(entries)),
+            AnyValue::Empty => Ok(OrderedObject(Vec::new())),
+            _ => Err(de::Error::custom("attributes must be an object")),
+        }
     }
 }
 
-/// JSON to a typed value: integers that fit `i64` are ints, other numbers doubles.
-fn json_to_value(value: Value, depth: usize) -> Option<AnyValue> {
-    Some(match value {
-        Value::Null => AnyValue::Empty,
-        Value::Bool(flag) => AnyValue::Bool(flag),
-        Value::Number(number) => match number.as_i64() {
-            Some(int) => AnyValue::Int(int),
-            None => AnyValue::Double(number.as_f64()?),
-        },
-        Value::String(text) => AnyValue::Str(Str::from(text)),
-        Value::Array(items) => {
-            if depth >= MAX_VALUE_DEPTH || items.len() > MAX_ATTRIBUTES {
-                return None;
+/// JSON to a typed value: integers that fit `i64` are ints, other numbers doubles, objects maps.
+struct JsonValueVisitor;
+
+struct JsonAnyValue(AnyValue);
+
+impl<'de> Deserialize<'de> for JsonAnyValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonValueVisitor).map(JsonAnyValue)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonValueVisitor {
+    type Value = AnyValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<AnyValue, E> {
+        Ok(AnyValue::Empty)
+    }
+
+    fn visit_bool<E: de::Error>(self, value: bool) -> Result<AnyValue, E> {
+        Ok(AnyValue::Bool(value))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<AnyValue, E> {
+        Ok(AnyValue::Int(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<AnyValue, E> {
+        Ok(i64::try_from(value).map_or(AnyValue::Double(value as f64), AnyValue::Int))
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<AnyValue, E> {
+        Ok(AnyValue::Double(value))
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<AnyValue, E> {
+        Ok(AnyValue::Str(Str::new(value)))
+    }
+
+    fn visit_string<E: de::Error>(self, value: String) -> Result<AnyValue, E> {
+        Ok(AnyValue::Str(Str::from(value)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnyValue, A::Error> {
+        let mut items = Vec::new();
+        while let Some(JsonAnyValue(item)) = seq.next_element()? {
+            if items.len() >= MAX_ATTRIBUTES {
+                return Err(de::Error::custom("array too long"));
             }
-            AnyValue::Array(
-                items
-                    .into_iter()
-                    .map(|item| json_to_value(item, depth + 1))
-                    .collect::<Option<_>>()?,
-            )
+            items.push(item);
         }
-        Value::Object(entries) => {
-            if depth >= MAX_VALUE_DEPTH || entries.len() > MAX_ATTRIBUTES {
-                return None;
+        Ok(AnyValue::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnyValue, A::Error> {
+        let mut entries = Vec::new();
+        while let Some((key, JsonAnyValue(value))) = map.next_entry::<String, JsonAnyValue>()? {
+            if entries.len() >= MAX_ATTRIBUTES {
+                return Err(de::Error::custom("object too large"));
             }
-            AnyValue::Map(
-                entries
-                    .into_iter()
-                    .map(|(key, value)| {
-                        Some(KeyValue {
-                            key: Str::from(key),
-                            value: json_to_value(value, depth + 1)?,
-                        })
-                    })
-                    .collect::<Option<_>>()?,
-            )
+            entries.push(KeyValue { key: Str::from(key), value });
         }
-    })
+        Ok(AnyValue::Map(entries))
+    }
 }
 
 /// The JSON text for meta `events`.
 pub(crate) fn write_events(events: &[DdSpanEvent]) -> String {
-    let items = events
-        .iter()
-        .map(|event| {
-            let mut fields = Map::new();
-            if event.time_unix_nano != 0 {
-                fields.insert("time_unix_nano".into(), Value::from(event.time_unix_nano));
+    let mut out = String::from("[");
+    for (i, event) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        if event.time_unix_nano != 0 {
+            let _ = write!(out, "\"time_unix_nano\":{},", event.time_unix_nano);
+        }
+        out.push_str("\"name\":");
+        write_string(&mut out, &event.name);
+        if !event.attributes.is_empty() {
+            out.push_str(",\"attributes\":{");
+            for (j, (key, value)) in event.attributes.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_string(&mut out, key);
+                out.push(':');
+                write_value(&mut out, value);
             }
-            fields.insert("name".into(), Value::from(event.name.as_str()));
-            if !event.attributes.is_empty() {
-                let attributes = event
-                    .attributes
-                    .iter()
-                    .map(|(key, value)| (key.to_string(), value_to_json(value)))
-                    .collect();
-                fields.insert("attributes".into(), Value::Object(attributes));
-            }
-            Value::Object(fields)
-        })
-        .collect();
-    Value::Array(items).to_string()
+            out.push('}');
+        }
+        out.push('}');
+    }
+    out.push(']');
+    out
 }
 
 /// The JSON text for meta `_dd.span_links`.
 pub(crate) fn write_links(links: &[DdSpanLink]) -> String {
-    let items = links
-        .iter()
-        .map(|link| {
-            let mut fields = Map::new();
-            let trace_id = (u128::from(link.trace_id_high) << 64) | u128::from(link.trace_id);
-            fields.insert("trace_id".into(), Value::from(format!("{trace_id:032x}")));
-            fields.insert("span_id".into(), Value::from(format!("{:016x}", link.span_id)));
-            if !link.tracestate.is_empty() {
-                fields.insert("tracestate".into(), Value::from(link.tracestate.as_str()));
+    let mut out = String::from("[");
+    for (i, link) in links.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let trace_id = (u128::from(link.trace_id_high) << 64) | u128::from(link.trace_id);
+        let _ =
+            write!(out, "{{\"trace_id\":\"{trace_id:032x}\",\"span_id\":\"{:016x}\"", link.span_id);
+        if !link.tracestate.is_empty() {
+            out.push_str(",\"tracestate\":");
+            write_string(&mut out, &link.tracestate);
+        }
+        if !link.attributes.is_empty() {
+            out.push_str(",\"attributes\":{");
+            for (j, (key, value)) in link.attributes.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
+                }
+                write_string(&mut out, key);
+                out.push(':');
+                write_string(&mut out, value);
             }
-            if !link.attributes.is_empty() {
-                let attributes = link
-                    .attributes
-                    .iter()
-                    .map(|(key, value)| (key.to_string(), Value::from(value.as_str())))
-                    .collect();
-                fields.insert("attributes".into(), Value::Object(attributes));
-            }
-            let flags = link.flags & !LINK_FLAGS_SET;
-            if link.flags & LINK_FLAGS_SET != 0 {
-                fields.insert("flags".into(), Value::from(flags));
-            }
-            Value::Object(fields)
-        })
-        .collect();
-    Value::Array(items).to_string()
+            out.push('}');
+        }
+        if link.flags & LINK_FLAGS_SET != 0 {
+            let _ = write!(out, ",\"flags\":{}", link.flags & !LINK_FLAGS_SET);
+        }
+        out.push('}');
+    }
+    out.push(']');
+    out
+}
+
+fn write_string(out: &mut String, text: &str) {
+    out.push_str(&Value::from(text).to_string());
 }
 
 /// A typed value as JSON; bytes as hex text, non-finite doubles as null (JSON has neither).
-fn value_to_json(value: &AnyValue) -> Value {
+fn write_value(out: &mut String, value: &AnyValue) {
     match value {
-        AnyValue::Empty => Value::Null,
-        AnyValue::Str(text) => Value::from(text.as_str()),
-        AnyValue::Bool(flag) => Value::from(*flag),
-        AnyValue::Int(int) => Value::from(*int),
-        AnyValue::Double(double) => {
-            serde_json::Number::from_f64(*double).map_or(Value::Null, Value::Number)
+        AnyValue::Empty => out.push_str("null"),
+        AnyValue::Str(text) => write_string(out, text),
+        AnyValue::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        AnyValue::Int(int) => {
+            let _ = write!(out, "{int}");
         }
-        AnyValue::Bytes(_) => Value::from(value.to_string()),
-        AnyValue::Array(items) => Value::Array(items.iter().map(value_to_json).collect()),
-        AnyValue::Map(entries) => Value::Object(
-            entries.iter().map(|kv| (kv.key.to_string(), value_to_json(&kv.value))).collect(),
-        ),
+        AnyValue::Double(double) => match serde_json::Number::from_f64(*double) {
+            Some(number) => {
+                let _ = write!(out, "{number}");
+            }
+            None => out.push_str("null"),
+        },
+        AnyValue::Bytes(_) => write_string(out, &value.to_string()),
+        AnyValue::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(out, item);
+            }
+            out.push(']');
+        }
+        AnyValue::Map(entries) => {
+            out.push('{');
+            for (i, kv) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(out, &kv.key);
+                out.push(':');
+                write_value(out, &kv.value);
+            }
+            out.push('}');
+        }
     }
 }
 
@@ -244,11 +331,38 @@ mod tests {
         assert!(parse_events("not json").is_none());
         assert!(parse_events(r#"{"name": "x"}"#).is_none());
         assert!(parse_events(r#"[{"name": 3}]"#).is_none());
+        assert!(parse_events(r#"[{"attributes": [1]}]"#).is_none());
         assert!(parse_links(r#"[{"trace_id": "0", "span_id": "1"}]"#).is_none());
         assert!(parse_links(r#"[{"span_id": "1"}]"#).is_none());
         let deep =
             format!("[{{\"attributes\": {{\"a\": {}1{}}}}}]", "[".repeat(40), "]".repeat(40));
         assert!(parse_events(&deep).is_none());
         assert_eq!(parse_events("[]"), Some(Vec::new()));
+    }
+
+    #[test]
+    fn attribute_order_survives_both_directions() {
+        let event = DdSpanEvent {
+            time_unix_nano: 5,
+            name: "e\"vent".into(),
+            attributes: vec![
+                ("z".into(), AnyValue::Double(2.0)),
+                (
+                    "a".into(),
+                    AnyValue::Map(vec![KeyValue::new("y", 1i64), KeyValue::new("b", "q")]),
+                ),
+                ("m".into(), AnyValue::Double(f64::NAN)),
+            ],
+        };
+        let text = write_events(std::slice::from_ref(&event));
+        assert_eq!(
+            text,
+            r#"[{"time_unix_nano":5,"name":"e\"vent","attributes":{"z":2.0,"a":{"y":1,"b":"q"},"m":null}}]"#
+        );
+        let parsed = parse_events(&text).unwrap();
+        let keys: Vec<&str> = parsed[0].attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(keys, ["z", "a", "m"]);
+        assert_eq!(parsed[0].attributes.get("z"), Some(&AnyValue::Double(2.0)));
+        assert_eq!(parsed[0].attributes.get("m"), Some(&AnyValue::Empty));
     }
 }
