@@ -65,11 +65,11 @@ pub fn model_to_dd_span(span: &Span) -> DdSpan {
         if FIELD_KEYS.contains(&kv.key.as_str()) {
             continue;
         }
-        if kv.key == semconv::SAMPLING_PRIORITY {
-            if let Some(priority) = kv.value.as_f64() {
-                tags.set_metric(Str::from_static(SAMPLING_PRIORITY), priority);
-                continue;
-            }
+        if kv.key == semconv::SAMPLING_PRIORITY
+            && let Some(priority) = kv.value.as_f64()
+        {
+            tags.set_metric(Str::from_static(SAMPLING_PRIORITY), priority);
+            continue;
         }
         // Model attribute keys are unique, so the common case needs no lookup.
         tags.push_value(kv.key.clone(), &kv.value);
@@ -165,11 +165,11 @@ pub fn model_to_dd_span(span: &Span) -> DdSpan {
     // The exception that the error meta carries is not repeated as an event when the meta says
     // everything about it: it is the last event, at the span's end, with no other attributes.
     let mut events = span.events.as_slice();
-    if let (Some(last), Some(exception)) = (events.last(), exception) {
-        if std::ptr::eq(last, exception) && exception_fits_meta(exception, span.end_time_unix_nano)
-        {
-            events = events.split_last().map_or(events, |(_, rest)| rest);
-        }
+    if let (Some(last), Some(exception)) = (events.last(), exception)
+        && std::ptr::eq(last, exception)
+        && exception_fits_meta(exception, span.end_time_unix_nano)
+    {
+        events = events.split_last().map_or(events, |(_, rest)| rest);
     }
     dd.span_events = events.iter().map(event_to_dd).collect();
     dd.span_links = span

@@ -312,8 +312,7 @@ pub(crate) fn number_to_id(number: Number) -> Option<u64> {
         Number::Signed(value) => Some(value as u64),
         Number::Float(value) => {
             // 2^64 is exactly representable; anything at or above it does not fit.
-            let in_range =
-                value.is_finite() && value >= 0.0 && value < 18_446_744_073_709_551_616.0;
+            let in_range = (0.0..18_446_744_073_709_551_616.0).contains(&value);
             (in_range && value.fract() == 0.0).then_some(value as u64)
         }
     }

@@ -47,7 +47,7 @@ pub fn datadog_operation_name(span: &Span) -> String {
 
     let messaging_system = normalized(semconv::MESSAGING_SYSTEM);
     let messaging_operation = normalized("messaging.operation");
-    if !messaging_system.is_empty() && !messaging_operation.is_empty() && span.kind.is_remote() {
+    if !messaging_system.is_empty() && !messaging_operation.is_empty() && is_remote(span.kind) {
         return format!("{messaging_system}.{messaging_operation}");
     }
 
@@ -94,9 +94,13 @@ pub fn datadog_operation_name(span: &Span) -> String {
 }
 
 /// The resource name (`GET /users/{id}`, a SQL statement, `publish orders`), at most
-/// [`MAX_RESOURCE_LEN`] bytes.
+/// [`MAX_RESOURCE_LEN`] bytes; never empty: the agent gives a span without one its operation
+/// name.
 pub fn datadog_resource_name(span: &Span) -> String {
     let mut name = resource_name(span);
+    if name.is_empty() {
+        name = datadog_operation_name(span);
+    }
     if name.len() > MAX_RESOURCE_LEN {
         let mut end = MAX_RESOURCE_LEN;
         while !name.is_char_boundary(end) {
@@ -113,10 +117,10 @@ fn resource_name(span: &Span) -> String {
     }
     if let Some(method) = lookup_any(span, &[semconv::HTTP_REQUEST_METHOD, "http.method"]) {
         let method = if method == "_OTHER" { Cow::Borrowed("HTTP") } else { method };
-        if span.kind == SpanKind::Server {
-            if let Some(route) = lookup(span, semconv::HTTP_ROUTE) {
-                return format!("{method} {route}");
-            }
+        if span.kind == SpanKind::Server
+            && let Some(route) = lookup(span, semconv::HTTP_ROUTE)
+        {
+            return format!("{method} {route}");
         }
         return method.into_owned();
     }
@@ -138,10 +142,10 @@ fn resource_name(span: &Span) -> String {
             None => operation_type.into_owned(),
         };
     }
-    if lookup(span, semconv::DB_SYSTEM).is_some() {
-        if let Some(statement) = lookup_any(span, &["db.statement", semconv::DB_QUERY_TEXT]) {
-            return statement.into_owned();
-        }
+    if lookup(span, semconv::DB_SYSTEM).is_some()
+        && let Some(statement) = lookup_any(span, &["db.statement", semconv::DB_QUERY_TEXT])
+    {
+        return statement.into_owned();
     }
     span.name.to_string()
 }
@@ -238,18 +242,9 @@ pub(crate) fn normalize_tag_value(value: &str) -> String {
     out
 }
 
-trait RemoteKind {
-    fn is_remote(self) -> bool;
-}
-
-impl RemoteKind for SpanKind {
-    /// Client, server, producer or consumer.
-    fn is_remote(self) -> bool {
-        matches!(
-            self,
-            SpanKind::Client | SpanKind::Server | SpanKind::Producer | SpanKind::Consumer
-        )
-    }
+/// Client, server, producer or consumer.
+fn is_remote(kind: SpanKind) -> bool {
+    matches!(kind, SpanKind::Client | SpanKind::Server | SpanKind::Producer | SpanKind::Consumer)
 }
 
 #[cfg(test)]

@@ -259,10 +259,10 @@ impl PayloadContext {
 
         let mut events = facts.events.take().unwrap_or_default();
         events.extend(dd.span_events.into_iter().map(event_to_model));
-        if let Some(exception) = facts.exception_event(span.end_time_unix_nano) {
-            if !events.iter().any(|event| same_exception(event, &exception)) {
-                events.push(exception);
-            }
+        if let Some(exception) = facts.exception_event(span.end_time_unix_nano)
+            && !events.iter().any(|event| same_exception(event, &exception))
+        {
+            events.push(exception);
         }
         if events.len() > MAX_EVENTS {
             return Err(LimitError::TooManyEvents { count: events.len() }.into());

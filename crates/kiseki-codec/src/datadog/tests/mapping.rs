@@ -821,11 +821,10 @@ fn encoders_write_what_decoders_read() {
         dropped_attributes_count: 0,
     });
     span.events.push(Event { time_unix_nano: 1_500, name: "retry".into(), ..Event::default() });
-    for body in
-        [encode_v04_msgpack(std::slice::from_ref(&span)), encode_v05(std::slice::from_ref(&span))]
-    {
-        let v05 = body.first() == Some(&0x92);
-        let back = only(if v05 { decode_v05(&body) } else { decode_v04_msgpack(&body) }.unwrap());
+    let spans = std::slice::from_ref(&span);
+    let v04 = decode_v04_msgpack(&encode_v04_msgpack(spans)).unwrap();
+    let v05 = decode_v05(&encode_v05(spans)).unwrap();
+    for back in [only(v04), only(v05)] {
         assert_eq!(back.trace_id, span.trace_id);
         assert_eq!(back.name, "redis.query");
         assert_eq!(back.attributes.get_str(semconv::DATADOG_SPAN_TYPE), Some("redis"));
