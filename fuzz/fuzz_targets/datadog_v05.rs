@@ -1,0 +1,9 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(spans) = kiseki_codec::datadog::decode_v05(data) {
+        // Whatever was read can be written and read again.
+        let again = kiseki_codec::datadog::encode_v05(&spans);
+        let _ = kiseki_codec::datadog::decode_v05(&again);
+    }
+});
