@@ -13,6 +13,13 @@
 //! | same, `Content-Type: application/json` | JSON of the same shape | [`decode_v04_json`] |
 //! | `/v0.5/traces` | msgpack `[string table, [[12-element span array, ...], ...]]` | [`decode_v05`] |
 //! | `/v0.7/traces` | msgpack `TracerPayload` map | [`decode_v07`] |
+//!
+//! For receivers: the agent reads a v0.3/v0.4 body as JSON when `Content-Type` is
+//! `application/json`, `text/json` or missing, as msgpack for `application/msgpack`, and tries
+//! JSON then msgpack for anything else. Pass `Datadog-Meta-Lang`, `Datadog-Meta-Lang-Version`,
+//! `Datadog-Meta-Tracer-Version` and `Datadog-Container-ID` as [`TracerHeaders`] to [`decode`] so
+//! the resource names the tracer. Tracers send native `span_events` only when `/info` lists
+//! `span_events: true`; both forms are read.
 
 mod encode;
 mod error;

@@ -161,7 +161,7 @@ impl JsonLink {
             span_id: self.span_id,
             attributes: strings(self.attributes),
             tracestate: Str::from(self.tracestate),
-            flags: self.flags as u32,
+            flags: u32::try_from(self.flags).unwrap_or(0),
         })
     }
 }

@@ -173,7 +173,10 @@ fn read_links(r: &mut Reader<'_>, at: Location) -> Result<Vec<DdSpanLink>, Decod
                 "span_id" => link.span_id = r.id().map_err(err)?,
                 "attributes" => link.attributes = read_string_map(r, at)?,
                 "tracestate" => link.tracestate = r.str().map(Str::new).map_err(err)?,
-                "flags" => link.flags = r.id().map(|flags| flags as u32).map_err(err)?,
+                "flags" => {
+                    link.flags =
+                        r.id().map(|flags| u32::try_from(flags).unwrap_or(0)).map_err(err)?
+                }
                 _ => r.skip().map_err(err)?,
             }
         }

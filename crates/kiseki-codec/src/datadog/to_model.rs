@@ -13,6 +13,11 @@
 //! - `error` gives the status; meta `error.message` (or `error.msg`), `error.type` and
 //!   `error.stack` become an `exception` event at the span's end.
 //! - Events and links arrive natively or as JSON in meta `events` and `_dd.span_links`.
+//! - v0.7 payloads: the payload's `env`, `hostname` and `app_version` apply to spans without
+//!   their own, its language, runtime and container to the resource, its tags too; a chunk's
+//!   priority goes to its root spans (those whose parent is not in the chunk) that have none,
+//!   its origin to `_dd.origin` and its tags to every span. `dropped_trace` is not kept: the
+//!   spans of a dropped trace still count for statistics, and sampling decides anew.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -103,6 +108,7 @@ struct ChunkContext {
     priority: Option<i32>,
     origin: Str,
     tags: Vec<(Str, Str)>,
+    /// The chunk's span ids, to find its roots; only when it has a priority to give them.
     span_ids: std::collections::HashSet<u64>,
 }
 
@@ -169,7 +175,10 @@ impl PayloadContext {
             priority: chunk.priority,
             origin: chunk.origin.clone(),
             tags: chunk.tags.clone(),
-            span_ids: chunk.spans.iter().map(|span| span.span_id).collect(),
+            span_ids: match chunk.priority {
+                Some(_) => chunk.spans.iter().map(|span| span.span_id).collect(),
+                None => std::collections::HashSet::new(),
+            },
         }
     }
 
