@@ -1,1 +1,0 @@
-//! jaeger (in progress)

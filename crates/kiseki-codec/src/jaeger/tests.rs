@@ -1,0 +1,1 @@
+//! Cross-format tests of the Jaeger codecs: real captures, round trips and hostile input.
