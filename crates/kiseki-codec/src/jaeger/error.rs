@@ -6,7 +6,7 @@ use crate::thrift::{FieldType, ThriftError};
 /// A Jaeger payload that could not be read. Messages say what is wrong and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("malformed thrift: {0}")]
+    #[error(transparent)]
     Thrift(#[from] ThriftError),
     #[error("malformed protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),

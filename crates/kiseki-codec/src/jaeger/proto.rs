@@ -164,7 +164,7 @@ pub(crate) fn spans_from_request(request: PostSpansRequest) -> Result<Vec<Span>,
         Some(process) => resource_from_proto(process)?,
         None => Resource::default(),
     });
-    let mut resources = ResourceCache::default();
+    let mut resources = ResourceCache::new(batch_resource.clone());
     let mut scopes = ScopeCache::default();
     let mut out = Vec::with_capacity(spans.len());
     for (index, mut proto_span) in spans.into_iter().enumerate() {
@@ -186,14 +186,23 @@ fn resource_from_proto(process: ProtoProcess) -> Result<Resource, DecodeError> {
     Ok(resource_from_process(wire::Process { service_name: process.service_name.into(), tags })?)
 }
 
-/// Shares one resource among spans that carry equal processes of their own.
-#[derive(Default)]
+/// Shares one resource among spans whose processes are equal or read as equal resources.
 struct ResourceCache {
     last: Option<(ProtoProcess, Arc<Resource>)>,
     by_encoding: HashMap<Vec<u8>, Arc<Resource>>,
+    /// Resources compared by value with each new one (the batch's first); bounded so that a
+    /// payload of many distinct processes costs linear time.
+    distinct: Vec<Arc<Resource>>,
 }
 
+/// Most resources a new one is compared with by value.
+const MAX_COMPARED_RESOURCES: usize = 64;
+
 impl ResourceCache {
+    fn new(batch_resource: Arc<Resource>) -> Self {
+        Self { last: None, by_encoding: HashMap::new(), distinct: vec![batch_resource] }
+    }
+
     fn get(&mut self, process: ProtoProcess) -> Result<Arc<Resource>, DecodeError> {
         if let Some((last, resource)) = &self.last
             && *last == process
@@ -204,7 +213,17 @@ impl ResourceCache {
         let resource = match self.by_encoding.get(&encoding) {
             Some(resource) => resource.clone(),
             None => {
-                let resource = Arc::new(resource_from_proto(process.clone())?);
+                let resource = resource_from_proto(process.clone())?;
+                let resource = match self.distinct.iter().find(|seen| ***seen == resource) {
+                    Some(seen) => seen.clone(),
+                    None => {
+                        let resource = Arc::new(resource);
+                        if self.distinct.len() < MAX_COMPARED_RESOURCES {
+                            self.distinct.push(resource.clone());
+                        }
+                        resource
+                    }
+                };
                 self.by_encoding.insert(encoding, resource.clone());
                 resource
             }

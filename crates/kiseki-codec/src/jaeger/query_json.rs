@@ -14,6 +14,7 @@ use kiseki_model::{AnyValue, Attributes, Resource, Span, SpanId, TraceId};
 use serde_json::{Map, Value, json};
 
 use super::from_model::{process_from_resource, span_from_model};
+use super::to_model::NO_SERVICE_NAME;
 use super::wire::{Process, RefType, base64, double_json};
 
 /// Largest integer a JavaScript number holds exactly; Jaeger writes larger ones as strings.
@@ -31,9 +32,14 @@ pub fn trace_to_json(spans: &[Span]) -> Value {
     let processes: Map<String, Value> = processes
         .iter()
         .enumerate()
-        .map(|(i, (_, process))| {
+        .map(|(i, (resource, process))| {
+            // Jaeger's UI needs a name; use the one kiseki's own APIs show for such a resource.
+            let service_name = match process.service_name.as_str() {
+                "" | NO_SERVICE_NAME => resource.service_name(),
+                name => name,
+            };
             let json = json!({
-                "serviceName": process.service_name.as_str(),
+                "serviceName": service_name,
                 "tags": tags_json(&process.tags),
             });
             (process_id(i), json)

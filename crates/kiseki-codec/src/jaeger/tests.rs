@@ -1,1 +1,0 @@
-//! Cross-format tests of the Jaeger codecs: real captures, round trips and hostile input.
