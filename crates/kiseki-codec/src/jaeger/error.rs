@@ -8,8 +8,8 @@ use crate::thrift::{FieldType, ThriftError};
 pub enum DecodeError {
     #[error(transparent)]
     Thrift(#[from] ThriftError),
-    #[error("malformed protobuf: {0}")]
-    Protobuf(#[from] prost::DecodeError),
+    #[error("malformed protobuf at byte {at}: {problem}")]
+    Protobuf { at: usize, problem: &'static str },
     #[error("thrift list in field {field} holds {found}, expected {expected}")]
     ListElement { field: i16, found: FieldType, expected: FieldType },
     #[error("thrift message {0:?} is not supported: the jaeger agent ports accept only emitBatch")]

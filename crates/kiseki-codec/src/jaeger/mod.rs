@@ -19,6 +19,7 @@
 mod error;
 mod from_model;
 pub mod proto;
+mod proto_reader;
 pub mod query_json;
 mod thrift_batch;
 mod to_model;
@@ -79,12 +80,14 @@ pub fn decode_udp_binary(datagram: &[u8]) -> Result<Vec<Span>, DecodeError> {
 
 /// Reads the protobuf message of a gRPC `PostSpans` call (without gRPC's 5-byte frame header).
 pub fn decode_proto_post_spans(body: &[u8]) -> Result<Vec<Span>, DecodeError> {
-    proto::decode_post_spans(body)
+    proto_reader::decode_post_spans(body)
 }
 
-/// The spans of a `PostSpans` request that a gRPC framework has already decoded.
+/// The spans of a `PostSpans` request that a gRPC framework has already decoded. Prefer
+/// [`decode_proto_post_spans`] on the raw message: decoding into the prost structs first
+/// allocates the whole request before any limit applies.
 pub fn spans_from_post_spans_request(
-    request: proto::PostSpansRequest,
+    request: &proto::PostSpansRequest,
 ) -> Result<Vec<Span>, DecodeError> {
     proto::spans_from_request(request)
 }

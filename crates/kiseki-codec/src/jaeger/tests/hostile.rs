@@ -137,7 +137,7 @@ fn too_many_tags_logs_or_references_hit_the_limits() {
         .collect();
     let request =
         proto::PostSpansRequest { batch: Some(proto::Batch { spans: vec![span], process: None }) };
-    let error = spans_from_post_spans_request(request).unwrap_err();
+    let error = spans_from_post_spans_request(&request).unwrap_err();
     assert!(error.to_string().starts_with("span 0: 4097 attributes"), "{error}");
 }
 
@@ -163,7 +163,9 @@ fn invalid_utf8_is_an_error_not_a_replacement() {
     let mut proto = encode_proto_post_spans(&[sample_span()]);
     let at = proto.windows(2).position(|w| w == b"op").unwrap();
     proto[at] = 0xff;
-    assert!(matches!(decode_proto_post_spans(&proto), Err(DecodeError::Protobuf(_))));
+    let error = decode_proto_post_spans(&proto).unwrap_err().to_string();
+    assert!(error.starts_with("span 0: malformed protobuf at byte"), "{error}");
+    assert!(error.ends_with("string is not UTF-8"), "{error}");
 }
 
 #[test]

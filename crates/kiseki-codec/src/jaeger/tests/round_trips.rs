@@ -186,8 +186,12 @@ proptest! {
     #[test]
     fn proto_round_trips(spans in arb_spans()) {
         let expected: Vec<Span> = spans.iter().map(|span| restrict(span, false)).collect();
-        let decoded = decode_proto_post_spans(&encode_proto_post_spans(&spans)).unwrap();
-        prop_assert_eq!(decoded, expected);
+        let body = encode_proto_post_spans(&spans);
+        let decoded = decode_proto_post_spans(&body).unwrap();
+        prop_assert_eq!(&decoded, &expected);
+        // The prost message types read the same body to the same spans.
+        let request = <proto::PostSpansRequest as prost::Message>::decode(&body[..]).unwrap();
+        prop_assert_eq!(spans_from_post_spans_request(&request).unwrap(), expected);
     }
 
     #[test]
