@@ -12,9 +12,18 @@
 //!   carries a bare `Batch` in the binary protocol; [`sniff_thrift_batch_protocol`] tells binary
 //!   from compact (`application/vnd.apache.thrift.compact`) when the content type does not.
 //! - UDP 6831 carries a compact `emitBatch` message, UDP 6832 a binary one; no reply is sent.
-//! - gRPC `jaeger.api_v2.CollectorService/PostSpans`: decode the message body with
-//!   [`decode_proto_post_spans`] (or use [`proto::PostSpansRequest`] as the message type and
-//!   [`spans_from_post_spans_request`]); answer with [`post_spans_response`].
+//! - gRPC `jaeger.api_v2.CollectorService/PostSpans`: hand the raw message (after gRPC's frame
+//!   header and decompression) to [`decode_proto_post_spans`], which checks limits as it reads;
+//!   [`proto::PostSpansRequest`] with [`spans_from_post_spans_request`] also works but lets the
+//!   framework allocate the whole request first. Answer with [`post_spans_response`].
+//! - Errors are meant for the client (400 / `INVALID_ARGUMENT`): they name the span and, inside
+//!   it, the reference or tag at fault.
+//!
+//! Where kiseki departs from the Collector, for fidelity: a `span.kind` tag that names no kind
+//! stays an attribute; `FOLLOWS_FROM` alone never makes a parent; a log without `event` is
+//! named by its `message` field (OpenTelemetry's Python exporters name events so); an
+//! OpenTracing error log (`event=error`) becomes an `exception` event as OpenTelemetry's
+//! OpenTracing shim records it.
 
 mod error;
 mod from_model;

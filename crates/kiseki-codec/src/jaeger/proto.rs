@@ -3,7 +3,7 @@
 //!
 //! The messages are written by hand for prost, without the gogoproto options of the published
 //! files (which change only Go code generation, not the wire). Decoding does not go through
-//! them (see [`super::proto_reader`]); they serve the encoder and gRPC frameworks that want
+//! them (see `proto_reader`); they serve the encoder and gRPC frameworks that want
 //! message types ([`PostSpansRequest`], [`PostSpansResponse`]).
 
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! source read (`GET /api/traces/{id}`, `GET /api/traces?service=...`).
 //!
 //! The shape is Jaeger's `uimodel` as its query service fills it from OpenTelemetry data: the
-//! model is first turned into Jaeger tags as in [`super::from_model`], then written as
+//! model is first turned into Jaeger tags as the encoders write them, then written as
 //! `uimodel.FromDomain` writes a trace: the parent as the first `CHILD_OF` reference,
 //! processes deduplicated into `p1`, `p2`, ... in order of first use, times in microseconds,
 //! 64-bit trace ids as 16 hex digits and 128-bit ones as 32, integers beyond JavaScript's safe
