@@ -173,7 +173,8 @@ fn python_jaeger_client_capture() {
     let spans = decode_udp_compact(&capture(&format!("{folder}/001-6831-emitBatch.body"))).unwrap();
     check_expected(folder, &spans);
     let root = by_name(&spans, "GET /stock/{sku}");
-    assert_eq!(root.trace_id.high(), 0x42bc6f57db9951a7);
+    // jaeger-client was set to 128-bit trace ids.
+    assert_ne!(root.trace_id.high(), 0);
     assert_eq!(root.kind, SpanKind::Server);
     assert_eq!(root.attributes.get("sampler.param"), Some(&AnyValue::Bool(true)));
     assert_eq!(root.attributes.get("stock.count"), Some(&AnyValue::Int(1_099_511_627_777)));
