@@ -71,6 +71,11 @@ pub fn encode_response_json(rejected_spans: u64, error_message: &str) -> Vec<u8>
     body.to_string().into_bytes()
 }
 
+/// A `google.rpc.Status` in JSON, the body of an OTLP/HTTP error response.
+pub fn encode_error_status_json(grpc_code: i32, message: &str) -> Vec<u8> {
+    json!({"code": grpc_code, "message": message}).to_string().into_bytes()
+}
+
 /// Encodes spans as OTLP/JSON: hex ids, integer enums, 64-bit integers as strings.
 pub fn encode_traces_json(spans: &[Span]) -> Vec<u8> {
     let resource_spans: Vec<Value> = group_spans(spans)

@@ -17,9 +17,11 @@ use std::sync::Arc;
 
 use kiseki_model::{IdError, Resource, Scope, Span, Str};
 
-pub use json::{decode_traces_json, encode_response_json, encode_traces_json};
+pub use json::{
+    decode_traces_json, encode_error_status_json, encode_response_json, encode_traces_json,
+};
 pub use proto_decode::decode_traces_proto;
-pub use proto_encode::{encode_response_proto, encode_traces_proto};
+pub use proto_encode::{encode_error_status_proto, encode_response_proto, encode_traces_proto};
 
 use crate::limits::LimitError;
 
@@ -68,6 +70,11 @@ impl DecodedTraces {
         if self.first_rejection.is_none() {
             self.first_rejection = Some(error);
         }
+    }
+
+    /// Whether the first rejection was a limit, rather than bad data.
+    pub fn rejected_for_limit(&self) -> bool {
+        matches!(self.first_rejection, Some(SpanError::Limit(_)))
     }
 
     /// The message for `partial_success.error_message`.

@@ -36,6 +36,14 @@ pub fn encode_response_proto(rejected_spans: u64, error_message: &str) -> Vec<u8
     w.out
 }
 
+/// A `google.rpc.Status`, the body of an OTLP/HTTP error response.
+pub fn encode_error_status_proto(grpc_code: i32, message: &str) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.uint64(1, grpc_code as u64);
+    w.bytes(2, message.as_bytes());
+    w.out
+}
+
 fn write_resource(w: &mut Writer, resource: &Resource) {
     write_attributes(w, 1, &resource.attributes);
     w.uint64(2, u64::from(resource.dropped_attributes_count));

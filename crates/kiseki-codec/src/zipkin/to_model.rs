@@ -39,7 +39,41 @@ pub(crate) fn to_model(spans: Vec<(usize, ZipkinSpan)>) -> Result<Vec<Span>, Dec
     for (index, span) in spans {
         out.push(span_to_model(span, &mut shared).map_err(|e| e.at(index))?);
     }
+    inherit_local_service(&mut out);
     Ok(out)
+}
+
+/// Gives spans without a local endpoint the service of their parent in the same request.
+///
+/// Tracers leave the endpoint off spans that stay inside the process (py_zipkin's local spans
+/// carry no annotation at all), so in Zipkin's own UI they show no service. Their parent, sent
+/// in the same request, is in the same process: its service is theirs. The server half of a
+/// shared span is preferred over the client half, since children of a shared id were made on
+/// the server's side.
+fn inherit_local_service(spans: &mut [Span]) {
+    let has_service = |span: &Span| span.resource.attributes.get(semconv::SERVICE_NAME).is_some();
+    loop {
+        let mut by_id: HashMap<(TraceId, SpanId), Arc<Resource>> = HashMap::new();
+        for span in spans.iter().filter(|s| has_service(s)) {
+            let key = (span.trace_id, span.span_id);
+            if span.kind != SpanKind::Client || !by_id.contains_key(&key) {
+                by_id.insert(key, Arc::clone(&span.resource));
+            }
+        }
+        let mut changed = false;
+        for span in spans.iter_mut().filter(|s| !has_service(s)) {
+            let inherited =
+                span.parent_span_id.and_then(|parent| by_id.get(&(span.trace_id, parent)));
+            if let Some(resource) = inherited {
+                span.resource = Arc::clone(resource);
+                changed = true;
+            }
+        }
+        // Each pass reaches one level deeper into chains of local spans.
+        if !changed {
+            return;
+        }
+    }
 }
 
 /// Resources and scopes already built in this request, so spans share them.
@@ -438,6 +472,27 @@ mod tests {
         assert_eq!(a.get(semconv::ZIPKIN_SHARED), Some(&AnyValue::Bool(true)));
         assert_eq!(a.get(semconv::ZIPKIN_DEBUG), Some(&AnyValue::Bool(true)));
         assert_eq!(a.len(), 7);
+    }
+
+    #[test]
+    fn spans_without_an_endpoint_take_their_parents_service() {
+        let mut root = span();
+        root.id = SpanId::new(1).unwrap();
+        root.local_endpoint =
+            Some(Endpoint { service_name: Some("cart".into()), ..Endpoint::default() });
+        let mut child = span();
+        child.id = SpanId::new(2).unwrap();
+        child.parent_id = SpanId::new(1);
+        let mut grandchild = span();
+        grandchild.id = SpanId::new(3).unwrap();
+        grandchild.parent_id = SpanId::new(2);
+        let mut orphan = span();
+        orphan.id = SpanId::new(4).unwrap();
+        orphan.parent_id = SpanId::new(99);
+        let out = to_model(vec![(0, grandchild), (1, child), (2, root), (3, orphan)]).unwrap();
+        assert_eq!(out[0].service_name(), "cart");
+        assert_eq!(out[1].service_name(), "cart");
+        assert_eq!(out[3].service_name(), "unknown_service");
     }
 
     #[test]
