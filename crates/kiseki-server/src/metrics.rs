@@ -1,0 +1,125 @@
+//! kiseki's own metrics, exposed in the Prometheus (OpenMetrics) text format at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+
+use crate::error::Reason;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FormatLabels {
+    receiver: &'static str,
+    format: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    receiver: &'static str,
+    reason: &'static str,
+}
+
+/// Counters of what the receivers took in and turned away.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<FormatLabels, Counter>,
+    spans: Family<FormatLabels, Counter>,
+    bytes: Family<FormatLabels, Counter>,
+    spans_rejected: Family<FormatLabels, Counter>,
+    requests_rejected: Family<ReasonLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("kiseki_receiver");
+        let requests = Family::default();
+        let spans = Family::default();
+        let bytes = Family::default();
+        let spans_rejected = Family::default();
+        let requests_rejected = Family::default();
+        registry.register("requests", "Requests whose spans were accepted", requests.clone());
+        registry.register("spans", "Spans accepted", spans.clone());
+        registry.register(
+            "bytes",
+            "Request body bytes received, before decompression",
+            bytes.clone(),
+        );
+        registry.register(
+            "spans_rejected",
+            "Spans refused one by one while the rest of their request was accepted",
+            spans_rejected.clone(),
+        );
+        registry.register(
+            "requests_rejected",
+            "Requests refused as a whole, by reason",
+            requests_rejected.clone(),
+        );
+        Self { registry, requests, spans, bytes, spans_rejected, requests_rejected }
+    }
+
+    /// Counts a request whose spans were stored.
+    pub fn accepted(
+        &self,
+        receiver: &'static str,
+        format: &'static str,
+        wire_bytes: usize,
+        spans: usize,
+    ) {
+        let labels = FormatLabels { receiver, format };
+        self.requests.get_or_create(&labels).inc();
+        self.spans.get_or_create(&labels).inc_by(spans as u64);
+        self.bytes.get_or_create(&labels).inc_by(wire_bytes as u64);
+    }
+
+    /// Counts spans refused inside an otherwise accepted request.
+    pub fn spans_rejected(&self, receiver: &'static str, format: &'static str, spans: u64) {
+        if spans > 0 {
+            self.spans_rejected.get_or_create(&FormatLabels { receiver, format }).inc_by(spans);
+        }
+    }
+
+    /// Counts a request refused as a whole.
+    pub fn rejected(&self, receiver: &'static str, reason: Reason) {
+        let labels = ReasonLabels { receiver, reason: reason.as_str() };
+        self.requests_rejected.get_or_create(&labels).inc();
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_appear_with_their_labels() {
+        let metrics = Metrics::new();
+        metrics.accepted("otlp_http", "otlp_proto", 1200, 7);
+        metrics.rejected("zipkin", Reason::TooLarge);
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"kiseki_receiver_spans_total{receiver="otlp_http",format="otlp_proto"} 7"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(
+            r#"kiseki_receiver_bytes_total{receiver="otlp_http",format="otlp_proto"} 1200"#
+        ));
+        assert!(text.contains(
+            r#"kiseki_receiver_requests_rejected_total{receiver="zipkin",reason="too_large"} 1"#
+        ));
+    }
+}

@@ -1,0 +1,62 @@
+//! The query port (16686): traces read back in the Jaeger query API's JSON shape, and `/metrics`.
+
+pub mod adjust;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use kiseki_codec::jaeger::query_json;
+use kiseki_model::TraceId;
+use kiseki_store::Store;
+
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+
+#[derive(Clone)]
+struct QueryState {
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+}
+
+pub fn router(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Router {
+    Router::new()
+        .route("/api/traces/{trace_id}", get(trace_by_id))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .with_state(QueryState { store, metrics })
+}
+
+/// `GET /api/traces/{traceId}` as Jaeger's query service answers it.
+async fn trace_by_id(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
+    let Ok(id) = TraceId::from_hex(trace_id.trim()) else {
+        let message = format!("trace id {trace_id:?} is not 1 to 32 hex digits");
+        return jaeger_error(StatusCode::BAD_REQUEST, &message);
+    };
+    let mut spans = match state.store.trace(id).await {
+        Ok(spans) => spans,
+        Err(error) => return jaeger_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
+    };
+    if spans.is_empty() {
+        return jaeger_error(StatusCode::NOT_FOUND, "trace not found");
+    }
+    spans.sort_by_key(|s| (s.start_time_unix_nano, s.span_id));
+    adjust::split_shared_span_ids(&mut spans);
+    axum::Json(query_json::traces_response(&[spans])).into_response()
+}
+
+fn jaeger_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(query_json::error_response(status.as_u16(), message))).into_response()
+}
+
+async fn metrics_text(State(state): State<QueryState>) -> Response {
+    let mut response = state.metrics.encode().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}

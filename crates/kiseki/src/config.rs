@@ -1,0 +1,282 @@
+//! Configuration: a TOML file with `${ENV}` interpolation, overridden by flags and environment.
+//!
+//! Every setting has a default, so kiseki runs with no file at all. The file is parsed into
+//! [`FileConfig`] (unknown keys are refused by name), then merged with the command line into the
+//! validated [`Settings`] the server starts from.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use kiseki_server::{BodyLimits, ListenConfig, ServerConfig};
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The file's shape. Every field is optional; what is missing takes its default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub listen: ListenSection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+    #[serde(default)]
+    pub store: StoreSection,
+    #[serde(default)]
+    pub demo: DemoSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenSection {
+    /// Host every listener binds on unless its own address is given.
+    pub host: Option<IpAddr>,
+    pub otlp_grpc: Option<String>,
+    pub otlp_http: Option<String>,
+    pub zipkin: Option<String>,
+    pub jaeger_compact: Option<String>,
+    pub jaeger_binary: Option<String>,
+    pub jaeger_http: Option<String>,
+    pub jaeger_grpc: Option<String>,
+    pub datadog: Option<String>,
+    pub query: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub max_request_bytes: Option<usize>,
+    pub max_decompressed_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    pub memory_max_spans: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoSection {
+    pub enabled: Option<bool>,
+    pub traces_per_second: Option<f64>,
+}
+
+/// Everything `kiseki serve` needs, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub server: ServerConfig,
+    pub memory_max_spans: usize,
+    /// Traces per second of generated demo traffic; `None` when the demo is off.
+    pub demo_traces_per_second: Option<f64>,
+}
+
+pub const DEFAULT_MEMORY_MAX_SPANS: usize = 1_000_000;
+pub const DEFAULT_DEMO_TRACES_PER_SECOND: f64 = 5.0;
+
+impl FileConfig {
+    /// Reads a file, replacing `${NAME}` with environment variables first.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = interpolate_env(&text, |name| std::env::var(name).ok())
+            .with_context(|| format!("in {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+}
+
+/// Replaces `${NAME}` by the variable's value; an unset variable is an error, `$$` is a `$`.
+pub fn interpolate_env(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        if let Some(tail) = after.strip_prefix('$') {
+            out.push('$');
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix('{') {
+            let Some(end) = tail.find('}') else { bail!("unclosed ${{ in configuration") };
+            let name = &tail[..end];
+            match lookup(name) {
+                Some(value) => out.push_str(&value),
+                None => bail!("environment variable {name} is not set"),
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl Settings {
+    /// Flags and environment win over the file; the file wins over defaults.
+    pub fn resolve(args: &ServeArgs, file: FileConfig) -> anyhow::Result<Self> {
+        let host = args.host.or(file.listen.host).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let standard = ListenConfig::standard(host);
+        let pick = |name: &str,
+                    flag: &Option<String>,
+                    from_file: Option<String>,
+                    default: Option<SocketAddr>| {
+            match flag.clone().or(from_file) {
+                Some(text) => parse_listen_addr(name, &text, host),
+                None => Ok(default),
+            }
+        };
+        let listen = ListenConfig {
+            otlp_grpc: pick(
+                "otlp_grpc",
+                &args.otlp_grpc_addr,
+                file.listen.otlp_grpc,
+                standard.otlp_grpc,
+            )?,
+            otlp_http: pick(
+                "otlp_http",
+                &args.otlp_http_addr,
+                file.listen.otlp_http,
+                standard.otlp_http,
+            )?,
+            zipkin: pick("zipkin", &args.zipkin_addr, file.listen.zipkin, standard.zipkin)?,
+            jaeger_compact: pick(
+                "jaeger_compact",
+                &args.jaeger_compact_addr,
+                file.listen.jaeger_compact,
+                standard.jaeger_compact,
+            )?,
+            jaeger_binary: pick(
+                "jaeger_binary",
+                &args.jaeger_binary_addr,
+                file.listen.jaeger_binary,
+                standard.jaeger_binary,
+            )?,
+            jaeger_http: pick(
+                "jaeger_http",
+                &args.jaeger_http_addr,
+                file.listen.jaeger_http,
+                standard.jaeger_http,
+            )?,
+            jaeger_grpc: pick(
+                "jaeger_grpc",
+                &args.jaeger_grpc_addr,
+                file.listen.jaeger_grpc,
+                standard.jaeger_grpc,
+            )?,
+            datadog: pick("datadog", &args.datadog_addr, file.listen.datadog, standard.datadog)?,
+            query: pick("query", &args.query_addr, file.listen.query, standard.query)?,
+        };
+        let defaults = BodyLimits::default();
+        let limits = BodyLimits {
+            max_request_bytes: args
+                .max_request_bytes
+                .or(file.limits.max_request_bytes)
+                .unwrap_or(defaults.max_request_bytes),
+            max_decompressed_bytes: args
+                .max_decompressed_bytes
+                .or(file.limits.max_decompressed_bytes)
+                .unwrap_or(defaults.max_decompressed_bytes),
+        };
+        if limits.max_request_bytes == 0 || limits.max_decompressed_bytes == 0 {
+            bail!("request size limits must be at least 1 byte");
+        }
+        let memory_max_spans = args
+            .memory_max_spans
+            .or(file.store.memory_max_spans)
+            .unwrap_or(DEFAULT_MEMORY_MAX_SPANS);
+        if memory_max_spans == 0 {
+            bail!("memory_max_spans must be at least 1");
+        }
+        let demo = args.demo || file.demo.enabled.unwrap_or(false);
+        let rate = args
+            .demo_traces_per_second
+            .or(file.demo.traces_per_second)
+            .unwrap_or(DEFAULT_DEMO_TRACES_PER_SECOND);
+        if demo && !(rate > 0.0 && rate.is_finite()) {
+            bail!("demo traces_per_second must be a positive number, not {rate}");
+        }
+        Ok(Settings {
+            server: ServerConfig { listen, limits },
+            memory_max_spans,
+            demo_traces_per_second: demo.then_some(rate),
+        })
+    }
+}
+
+/// `host:port`, a bare `port` (on the listen host), or `off`.
+fn parse_listen_addr(name: &str, text: &str, host: IpAddr) -> anyhow::Result<Option<SocketAddr>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    if let Ok(port) = text.parse::<u16>() {
+        return Ok(Some(SocketAddr::new(host, port)));
+    }
+    text.parse::<SocketAddr>().map(Some).with_context(|| {
+        format!("listen address for {name} must be host:port, a port or off, not {text:?}")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut all = vec!["kiseki", "serve"];
+        all.extend_from_slice(args);
+        match Cli::parse_from(all).command {
+            Command::Serve(args) => args,
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_standard_ports() {
+        let settings = Settings::resolve(&serve_args(&[]), FileConfig::default()).unwrap();
+        assert_eq!(settings.server.listen, ListenConfig::standard(IpAddr::from([0, 0, 0, 0])));
+        assert_eq!(settings.demo_traces_per_second, None);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file: FileConfig = toml::from_str(
+            "[listen]\nhost = \"127.0.0.1\"\nzipkin = \"off\"\notlp_http = \"5318\"\n[limits]\nmax_request_bytes = 10\n",
+        )
+        .unwrap();
+        let args = serve_args(&["--max-request-bytes", "20", "--otlp-grpc-addr", "127.0.0.2:1234"]);
+        let settings = Settings::resolve(&args, file).unwrap();
+        let listen = &settings.server.listen;
+        assert_eq!(listen.zipkin, None);
+        assert_eq!(listen.otlp_http, Some("127.0.0.1:5318".parse().unwrap()));
+        assert_eq!(listen.otlp_grpc, Some("127.0.0.2:1234".parse().unwrap()));
+        assert_eq!(listen.query, Some("127.0.0.1:16686".parse().unwrap()));
+        assert_eq!(settings.server.limits.max_request_bytes, 20);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let error = toml::from_str::<FileConfig>("[listen]\nzipkn = \"off\"\n").unwrap_err();
+        assert!(error.to_string().contains("zipkn"), "{error}");
+        let args = serve_args(&["--zipkin-addr", "nowhere"]);
+        let error = Settings::resolve(&args, FileConfig::default()).unwrap_err();
+        assert!(format!("{error:#}").contains("zipkin"), "{error:#}");
+    }
+
+    #[test]
+    fn environment_is_interpolated() {
+        let lookup = |name: &str| (name == "PORT").then(|| "9999".to_string());
+        assert_eq!(
+            interpolate_env("a = \"${PORT}\" $$x $y", lookup).unwrap(),
+            "a = \"9999\" $x $y"
+        );
+        assert!(interpolate_env("${MISSING}", lookup).is_err());
+        assert!(interpolate_env("${PORT", lookup).is_err());
+    }
+}
