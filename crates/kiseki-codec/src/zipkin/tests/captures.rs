@@ -63,15 +63,7 @@ fn hex_span(text: &str) -> SpanId {
 
 /// Checks every span of `expected.json` (of the given services) against the decoded spans: same
 /// trace id, span id, parent, name, service and error flag. Returns how many were checked.
-///
-/// `without_service` names spans that the format cannot give a service (a v1 span without any
-/// endpoint); they must decode with none.
-fn check_expected(
-    folder: &str,
-    spans: &[Span],
-    services: Option<&[&str]>,
-    without_service: &[&str],
-) -> usize {
+fn check_expected(folder: &str, spans: &[Span], services: Option<&[&str]>) -> usize {
     let path = Path::new(TRACERS).join(folder).join("expected.json");
     let expected: Value = serde_json::from_slice(&fs::read(path).unwrap()).unwrap();
     let mut checked = 0;
@@ -84,11 +76,6 @@ fn check_expected(
             }
             let span_id = hex_span(want["span_id"].as_str().unwrap());
             // Both halves of a shared span have the same id; the service tells them apart.
-            let service = if without_service.contains(&want["name"].as_str().unwrap()) {
-                semconv::UNKNOWN_SERVICE
-            } else {
-                service
-            };
             let found = spans
                 .iter()
                 .find(|s| {
@@ -145,7 +132,7 @@ fn assert_reencodes(spans: &[Span]) {
 #[test]
 fn python_otel_zipkin_json_v2() {
     let spans = decode_folder("python-otel-zipkin-json-v2");
-    assert_eq!(check_expected("python-otel-zipkin-json-v2", &spans, None, &[]), 8);
+    assert_eq!(check_expected("python-otel-zipkin-json-v2", &spans, None), 8);
     let root = span(&spans, "GET /checkout/{id}");
     assert_eq!(root.kind, SpanKind::Server);
     assert_eq!(root.status.code, StatusCode::Ok);
@@ -209,7 +196,7 @@ fn python_otel_zipkin_json_v2() {
 #[test]
 fn python_otel_zipkin_proto_matches_its_json() {
     let spans = decode_folder("python-otel-zipkin-proto");
-    assert_eq!(check_expected("python-otel-zipkin-proto", &spans, None, &[]), 8);
+    assert_eq!(check_expected("python-otel-zipkin-proto", &spans, None), 8);
     let root = span(&spans, "GET /checkout/{id}");
     assert_eq!(root.kind, SpanKind::Server);
     // 16-byte trace ids; the expected trace ids of expected.json are checked above.
@@ -224,7 +211,7 @@ fn python_otel_zipkin_proto_matches_its_json() {
 #[test]
 fn python_otel_zipkin_json_v1_has_no_kinds() {
     let spans = decode_folder("python-otel-zipkin-json-v1");
-    assert_eq!(check_expected("python-otel-zipkin-json-v1", &spans, None, &[]), 8);
+    assert_eq!(check_expected("python-otel-zipkin-json-v1", &spans, None), 8);
     // The v1 exporter writes no core annotations, so every kind is lost.
     assert!(spans.iter().all(|s| s.kind == SpanKind::Unspecified));
     let root = span(&spans, "GET /checkout/{id}");
@@ -250,7 +237,7 @@ fn python_otel_zipkin_json_v1_has_no_kinds() {
 #[test]
 fn node_otel_zipkin() {
     let spans = decode_folder("node-otel-zipkin");
-    assert_eq!(check_expected("node-otel-zipkin", &spans, None, &[]), 8);
+    assert_eq!(check_expected("node-otel-zipkin", &spans, None), 8);
     // Error status without a message: the exporter writes no `error` tag.
     let payment = span(&spans, "POST /payments");
     assert_eq!(payment.status.code, StatusCode::Error);
@@ -271,7 +258,7 @@ fn node_otel_zipkin() {
 #[test]
 fn node_zipkin_js_v2_json() {
     let spans = decode_folder("node-zipkin-js-v2-json");
-    assert_eq!(check_expected("node-zipkin-js-v2-json", &spans, None, &[]), 9);
+    assert_eq!(check_expected("node-zipkin-js-v2-json", &spans, None), 9);
     let halves: Vec<&Span> = spans.iter().filter(|s| s.name == "post /payments").collect();
     assert_eq!(halves.len(), 2);
     let server = halves.iter().find(|s| s.kind == SpanKind::Server).unwrap();
@@ -295,7 +282,7 @@ fn node_zipkin_js_v2_json() {
 #[test]
 fn node_zipkin_js_v1_json_splits_nothing_but_keeps_shared_halves() {
     let spans = decode_folder("node-zipkin-js-v1-json");
-    assert_eq!(check_expected("node-zipkin-js-v1-json", &spans, None, &[]), 9);
+    assert_eq!(check_expected("node-zipkin-js-v1-json", &spans, None), 9);
     assert_eq!(
         kinds(&spans),
         [
@@ -326,7 +313,7 @@ fn node_zipkin_js_v1_json_splits_nothing_but_keeps_shared_halves() {
 #[test]
 fn node_zipkin_js_v1_thrift() {
     let spans = decode_folder("node-zipkin-js-v1-thrift");
-    assert_eq!(check_expected("node-zipkin-js-v1-thrift", &spans, None, &[]), 9);
+    assert_eq!(check_expected("node-zipkin-js-v1-thrift", &spans, None), 9);
     let root = span(&spans, "get /checkout");
     assert_eq!(root.kind, SpanKind::Server);
     // zipkin-js writes binary annotation values as Latin-1 ("binary"): read them back so.
@@ -341,8 +328,8 @@ fn node_zipkin_js_v1_thrift() {
     assert_reencodes(&spans);
 }
 
-fn check_py_zipkin(folder: &str, spans: &[Span], without_service: &[&str]) {
-    assert_eq!(check_expected(folder, spans, None, without_service), 8, "{folder}");
+fn check_py_zipkin(folder: &str, spans: &[Span]) {
+    assert_eq!(check_expected(folder, spans, None), 8, "{folder}");
     assert_eq!(span(spans, "GET /cart/{id}").kind, SpanKind::Server);
     let client = span(spans, "POST /charge");
     assert_eq!(client.kind, SpanKind::Client);
@@ -366,7 +353,7 @@ fn check_py_zipkin(folder: &str, spans: &[Span], without_service: &[&str]) {
 fn python_py_zipkin_v2_json_and_proto() {
     for folder in ["python-pyzipkin-v2-json", "python-pyzipkin-v2-proto"] {
         let spans = decode_folder(folder);
-        check_py_zipkin(folder, &spans, &[]);
+        check_py_zipkin(folder, &spans);
         // py_zipkin encodes the span that opens a trace as SERVER, even a consumer.
         assert_eq!(span(&spans, "POST /orders/{id}/ship").kind, SpanKind::Server);
         assert_eq!(span(&spans, "orders process").kind, SpanKind::Consumer);
@@ -378,10 +365,10 @@ fn python_py_zipkin_v2_json_and_proto() {
 fn python_py_zipkin_v1_json_and_thrift() {
     for folder in ["python-pyzipkin-v1-json", "python-pyzipkin-v1-thrift"] {
         let spans = decode_folder(folder);
-        // A local span without annotations has no endpoint in v1, so no service.
-        check_py_zipkin(folder, &spans, &["reserve-stock"]);
+        // A local span without annotations has no endpoint in v1; it takes its parent's service.
+        check_py_zipkin(folder, &spans);
         assert_eq!(span(&spans, "orders process").kind, SpanKind::Consumer);
-        assert!(span(&spans, "reserve-stock").resource.attributes.is_empty());
+        assert_eq!(span(&spans, "reserve-stock").service_name(), "legacy-cart");
         let client = span(&spans, "POST /charge");
         assert_eq!(client.attributes.get(semconv::NETWORK_PEER_PORT), Some(&AnyValue::Int(8080)));
         assert_eq!(client.service_name(), "legacy-cart");
@@ -391,7 +378,7 @@ fn python_py_zipkin_v1_json_and_thrift() {
 #[test]
 fn python_stitched_zipkin_part() {
     let spans = decode_folder("python-stitched");
-    assert_eq!(check_expected("python-stitched", &spans, Some(&["legacy-cart"]), &[]), 2);
+    assert_eq!(check_expected("python-stitched", &spans, Some(&["legacy-cart"])), 2);
     let server = span(&spans, "GET /cart");
     assert_eq!(server.kind, SpanKind::Server);
     // py_zipkin was told to report its own timestamp: not a shared span.
