@@ -120,14 +120,20 @@ impl Server {
     }
 }
 
-/// Binds every configured listener, then serves them in background tasks.
-pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> Result<Server, StartError> {
+/// Everything the server serves, before any socket is bound: tests drive the routers and
+/// datagram handlers directly.
+pub struct App {
+    pub listeners: Vec<Listener>,
+    pub ingest: Arc<Ingest>,
+}
+
+/// Builds every configured receiver and the query API over one store.
+pub fn app(config: &ServerConfig, store: Arc<dyn Store>) -> App {
     let metrics = Arc::new(Metrics::new());
     let ingest = Arc::new(Ingest::new(Arc::clone(&store), Arc::clone(&metrics)));
     let context = ReceiverContext { ingest: Arc::clone(&ingest), limits: config.limits };
-
     let mut listeners: Vec<Listener> =
-        RECEIVERS.iter().flat_map(|factory| factory(&config, &context)).collect();
+        RECEIVERS.iter().flat_map(|factory| factory(config, &context)).collect();
     if let Some(addr) = config.listen.query {
         listeners.push(Listener::Tcp {
             name: "query",
@@ -135,6 +141,12 @@ pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> Result<Server
             router: query::router(store, metrics),
         });
     }
+    App { listeners, ingest }
+}
+
+/// Binds every configured listener, then serves them in background tasks.
+pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> Result<Server, StartError> {
+    let App { listeners, ingest } = app(&config, store);
 
     let (shutdown, shutdown_rx) = watch::channel(false);
     let mut addresses = BTreeMap::new();
