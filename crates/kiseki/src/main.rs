@@ -42,7 +42,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .context("starting the server")?;
     if let Some(rate) = settings.demo_traces_per_second {
-        tokio::spawn(demo::run(server.ingest(), rate));
+        tokio::spawn(demo::run(server.ingest(), rate, server.addr("query")));
         tracing::info!(traces_per_second = rate, "demo traffic on");
     }
     if let Some(query) = server.addr("query") {

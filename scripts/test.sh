@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# kiseki's whole test suite: formatting, lints, unit, integration and property tests, the fuzz
+# targets' build, and the live test that runs real tracer libraries against `kiseki serve`.
+# Needs network access to PyPI and npm the first time (interop/setup-*.sh cache what they install).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "format"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --workspace --locked --no-fail-fast
+else
+    cargo test --workspace --locked --no-fail-fast
+fi
+cargo test --workspace --locked --doc
+
+step "fuzz targets build"
+cargo build --locked --manifest-path fuzz/Cargo.toml
+
+step "live test with real tracers"
+interop/setup-python.sh
+interop/setup-node.sh
+cargo build --locked -p kiseki
+python3 interop/live_test.py --kiseki target/debug/kiseki
