@@ -11,6 +11,8 @@ use kiseki_model::{
     StatusCode, Str, TraceId,
 };
 
+use std::collections::hash_map::Entry;
+
 use rustc_hash::FxHashMap;
 
 use super::wire::{Reader, WireError, WireType, expect};
@@ -19,7 +21,19 @@ use crate::limits;
 
 /// Decodes an `ExportTraceServiceRequest`.
 pub fn decode_traces_proto(body: &[u8]) -> std::result::Result<DecodedTraces, DecodeError> {
-    let mut decoder = Decoder::default();
+    // Sized by the body: a batch of a few hundred spans has a few hundred distinct strings and
+    // attributes, a single span a handful.
+    let mut decoder = Decoder {
+        out: DecodedTraces::default(),
+        strings: FxHashMap::with_capacity_and_hasher(
+            (body.len() / 128).clamp(8, 256),
+            Default::default(),
+        ),
+        attributes: FxHashMap::with_capacity_and_hasher(
+            (body.len() / 64).clamp(8, 512),
+            Default::default(),
+        ),
+    };
     let mut reader = Reader::new(body);
     while let Some((field, wire_type)) = reader.field()? {
         match field {
@@ -34,16 +48,12 @@ pub fn decode_traces_proto(body: &[u8]) -> std::result::Result<DecodedTraces, De
 }
 
 /// State kept across one request: the result, and what saves allocations from span to span.
-#[derive(Default)]
 struct Decoder<'a> {
     out: DecodedTraces,
-    /// Strings too long to be stored inline, by their bytes. Keys and many values repeat in every
-    /// span of a request, so each is allocated once and then shared.
-    long_strings: FxHashMap<&'a [u8], Str>,
-    /// Attributes of the span being decoded, collected here so the span's list is allocated once
-    /// at its final size.
-    span_attributes: Vec<KeyValue>,
-    event_attributes: Vec<KeyValue>,
+    /// Strings already decoded in this request, by their bytes.
+    strings: FxHashMap<&'a [u8], Str>,
+    /// Short attributes already decoded in this request, by their encoded bytes.
+    attributes: FxHashMap<&'a [u8], KeyValue>,
 }
 
 /// Whether a part of the request was unusable for its spans only, or broke the message.
@@ -72,8 +82,11 @@ impl From<limits::LimitError> for Failure {
 
 type Result<T> = std::result::Result<T, Failure>;
 
-/// Strings up to this length are stored inline by [`Str`] and cost no allocation.
-const INLINE_STRING_LEN: usize = 23;
+/// Encoded attributes up to this size are remembered for reuse within a request.
+const MAX_SHARED_ATTRIBUTE_LEN: usize = 96;
+
+/// Strings this short are cheaper to copy than to look up.
+const SHORT_STRING_LEN: usize = 3;
 
 impl<'a> Decoder<'a> {
     fn resource_spans(&mut self, body: &'a [u8]) -> std::result::Result<(), WireError> {
@@ -200,16 +213,16 @@ impl<'a> Decoder<'a> {
         let mut start = 0;
         let mut end = 0;
         let mut dropped_attributes_count = 0;
-        let mut events = Vec::new();
+        let [attribute_count, event_count] = count_fields(body, [9, 11]);
+        let mut attributes = Vec::with_capacity(attribute_count.min(limits::MAX_ATTRIBUTES));
+        let mut events = Vec::with_capacity(event_count.min(limits::MAX_EVENTS));
         let mut dropped_events_count = 0;
         let mut links = Vec::new();
         let mut dropped_links_count = 0;
         let mut status = Status::default();
-        let mut attributes = std::mem::take(&mut self.span_attributes);
-        attributes.clear();
 
         let mut reader = Reader::new(body);
-        let fields = (|| -> Result<()> {
+        {
             while let Some((field, wire_type)) = reader.field()? {
                 match field {
                     1 => trace_id = Some(len(&mut reader, field, wire_type)?),
@@ -255,11 +268,7 @@ impl<'a> Decoder<'a> {
                     _ => reader.skip(wire_type)?,
                 }
             }
-            Ok(())
-        })();
-        let span_attributes = Attributes(attributes.as_slice().to_vec());
-        self.span_attributes = attributes;
-        fields?;
+        }
 
         let trace_id = TraceId::from_slice(trace_id.unwrap_or_default())
             .map_err(|e| SpanError::TraceId(e, name.clone()))?;
@@ -282,7 +291,7 @@ impl<'a> Decoder<'a> {
             kind,
             start_time_unix_nano: start,
             end_time_unix_nano: end,
-            attributes: span_attributes,
+            attributes: Attributes(attributes),
             dropped_attributes_count,
             events,
             dropped_events_count,
@@ -296,10 +305,10 @@ impl<'a> Decoder<'a> {
 
     fn event(&mut self, body: &'a [u8]) -> Result<Event> {
         let mut event = Event::default();
-        let mut attributes = std::mem::take(&mut self.event_attributes);
-        attributes.clear();
+        let [attribute_count] = count_fields(body, [3]);
+        let mut attributes = Vec::with_capacity(attribute_count.min(limits::MAX_ATTRIBUTES));
         let mut reader = Reader::new(body);
-        let fields = (|| -> Result<()> {
+        {
             while let Some((field, wire_type)) = reader.field()? {
                 match field {
                     1 => {
@@ -317,11 +326,9 @@ impl<'a> Decoder<'a> {
                     _ => reader.skip(wire_type)?,
                 }
             }
-            Ok(())
-        })();
-        event.attributes = Attributes(attributes.as_slice().to_vec());
-        self.event_attributes = attributes;
-        fields.map(|()| event)
+        }
+        event.attributes = Attributes(attributes);
+        Ok(event)
     }
 
     fn link(&mut self, body: &'a [u8]) -> Result<Link> {
@@ -379,7 +386,17 @@ impl<'a> Decoder<'a> {
     /// Decodes one `KeyValue` and appends it.
     fn key_value(&mut self, body: &'a [u8], into: &mut Vec<KeyValue>) -> Result<()> {
         limits::check_attribute_count(into.len())?;
-        let kv = self.key_value_parts(body, 0)?;
+        // Whole attributes repeat from span to span too (`rpc.system = grpc`): reuse them.
+        let kv = match self.attributes.get(body) {
+            Some(known) => known.clone(),
+            None => {
+                let kv = self.key_value_parts(body, 0)?;
+                if body.len() <= MAX_SHARED_ATTRIBUTE_LEN {
+                    self.attributes.insert(body, kv.clone());
+                }
+                kv
+            }
+        };
         into.push(kv);
         Ok(())
     }
@@ -468,20 +485,38 @@ impl<'a> Decoder<'a> {
         Ok(values)
     }
 
-    /// A string field; long strings seen before in this request are shared, not copied again.
+    /// A string field. Strings seen before in this request are shared rather than validated and
+    /// copied again: keys and many values repeat in every span.
     #[inline]
     fn string(&mut self, reader: &mut Reader<'a>, field: u32, wire_type: WireType) -> Result<Str> {
         let bytes = len(reader, field, wire_type)?;
-        if bytes.len() <= INLINE_STRING_LEN {
+        if bytes.len() <= SHORT_STRING_LEN {
             return Str::from_utf8(bytes).map_err(|_| SpanError::InvalidUtf8 { field }.into());
         }
-        if let Some(known) = self.long_strings.get(bytes) {
-            return Ok(known.clone());
+        match self.strings.entry(bytes) {
+            Entry::Occupied(known) => Ok(known.get().clone()),
+            Entry::Vacant(slot) => {
+                let string = Str::from_utf8(bytes).map_err(|_| SpanError::InvalidUtf8 { field })?;
+                Ok(slot.insert(string).clone())
+            }
         }
-        let string = Str::from_utf8(bytes).map_err(|_| SpanError::InvalidUtf8 { field })?;
-        self.long_strings.insert(bytes, string.clone());
-        Ok(string)
     }
+}
+
+/// How often each of the given fields occurs in a message, so lists can be allocated once at
+/// their final size. A malformed message stops the count; decoding reports the error.
+fn count_fields<const N: usize>(body: &[u8], fields: [u32; N]) -> [usize; N] {
+    let mut counts = [0; N];
+    let mut reader = Reader::new(body);
+    while let Ok(Some((field, wire_type))) = reader.field() {
+        if let Some(at) = fields.iter().position(|&f| f == field) {
+            counts[at] += 1;
+        }
+        if reader.skip(wire_type).is_err() {
+            break;
+        }
+    }
+    counts
 }
 
 #[inline]
