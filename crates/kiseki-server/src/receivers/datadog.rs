@@ -12,7 +12,7 @@ use kiseki_codec::datadog::{self, Format, TracerHeaders};
 use kiseki_model::{Span, semconv};
 use serde_json::json;
 
-use super::{Endpoint, Listener, ReceiverContext, http_router};
+use super::{Endpoint, Listener, ReceiverContext, decode_body, http_router};
 use crate::ServerConfig;
 use crate::body;
 use crate::error::{ApiError, Reason};
@@ -131,14 +131,17 @@ async fn receive(
     let media_type = body::media_type(headers);
     let body = body::read(headers, body, endpoint.context.limits).await?;
     let (format, label) = format(version, media_type.as_deref(), &body.bytes)?;
-    let spans =
-        datadog::decode(format, &body.bytes, &tracer_headers(headers)).map_err(|error| {
+    let tracer = tracer_headers(headers);
+    let spans = decode_body(body.bytes, move |bytes| {
+        datadog::decode(format, bytes, &tracer).map_err(|error| {
             let reason = match error {
                 datadog::DecodeError::Limit(_) => Reason::LimitExceeded,
                 _ => Reason::Malformed,
             };
             ApiError::new(reason, error.to_string())
-        })?;
+        })
+    })
+    .await?;
     let services = services_and_envs(&spans);
     endpoint.accept(label, body.wire_len, spans).await?;
     Ok(services)

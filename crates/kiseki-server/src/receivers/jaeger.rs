@@ -13,7 +13,10 @@ use bytes::Bytes;
 use kiseki_codec::jaeger::{self, ThriftProtocol};
 use kiseki_model::Span;
 
-use super::{DatagramHandler, Endpoint, Listener, ReceiverContext, grpc, grpc_router, http_router};
+use super::{
+    DatagramHandler, Endpoint, Listener, ReceiverContext, decode_body, grpc, grpc_router,
+    http_router,
+};
 use crate::ServerConfig;
 use crate::body;
 use crate::error::{ApiError, Reason};
@@ -119,8 +122,10 @@ async fn receive_http(
     let protocol = protocol
         .or_else(|| jaeger::sniff_thrift_batch_protocol(&body.bytes))
         .unwrap_or(ThriftProtocol::Binary);
-    let spans: Vec<Span> =
-        jaeger::decode_thrift_batch(&body.bytes, protocol).map_err(decode_error)?;
+    let spans: Vec<Span> = decode_body(body.bytes, move |bytes| {
+        jaeger::decode_thrift_batch(bytes, protocol).map_err(decode_error)
+    })
+    .await?;
     let format = match protocol {
         ThriftProtocol::Binary => "jaeger_thrift_binary",
         ThriftProtocol::Compact => "jaeger_thrift_compact",
@@ -131,9 +136,14 @@ async fn receive_http(
 async fn post_spans(State(endpoint): State<Endpoint>, request: Request) -> Response {
     let handler_endpoint = endpoint.clone();
     grpc::serve_unary(&endpoint, request, move |message: Bytes| async move {
-        let result = match jaeger::decode_proto_post_spans(&message) {
-            Ok(spans) => handler_endpoint.accept("jaeger_proto", message.len(), spans).await,
-            Err(error) => Err(decode_error(error)),
+        let wire_len = message.len();
+        let decoded = decode_body(message, |bytes| {
+            jaeger::decode_proto_post_spans(bytes).map_err(decode_error)
+        })
+        .await;
+        let result = match decoded {
+            Ok(spans) => handler_endpoint.accept("jaeger_proto", wire_len, spans).await,
+            Err(error) => Err(error),
         };
         match result {
             Ok(()) => Ok(jaeger::post_spans_response()),

@@ -17,6 +17,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use bytes::Bytes;
 use kiseki_model::Span;
 
 use crate::ServerConfig;
@@ -83,6 +84,29 @@ impl Endpoint {
     pub fn count_rejection(&self, error: &ApiError) {
         self.context.ingest.metrics.rejected(self.receiver, error.reason);
         tracing::debug!(receiver = self.receiver, reason = error.reason.as_str(), message = %error.message, "request rejected");
+    }
+}
+
+/// Bodies at least this large are decoded on the blocking pool, so one big request cannot hold
+/// an async worker (and every connection it serves) for the time decoding takes.
+pub const OFFLOAD_DECODE_BYTES: usize = 256 << 10;
+
+/// Runs a decoder on the body, off the async workers when the body is large.
+pub async fn decode_body<T, F>(body: Bytes, decode: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&[u8]) -> Result<T, ApiError> + Send + 'static,
+{
+    if body.len() < OFFLOAD_DECODE_BYTES {
+        return decode(&body);
+    }
+    match tokio::task::spawn_blocking(move || decode(&body)).await {
+        Ok(result) => result,
+        Err(error) => {
+            // Only a panic ends a decode early; decoders must not panic, so this is a bug.
+            tracing::error!(%error, "decoding a request body failed unexpectedly");
+            Err(ApiError::malformed("the request body could not be decoded"))
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use axum::routing::post;
 use bytes::Bytes;
 use kiseki_codec::otlp::{self, DecodedTraces};
 
-use super::{Endpoint, Listener, ReceiverContext, grpc, grpc_router, http_router};
+use super::{Endpoint, Listener, ReceiverContext, decode_body, grpc, grpc_router, http_router};
 use crate::ServerConfig;
 use crate::body;
 use crate::error::{ApiError, Reason};
@@ -60,12 +60,15 @@ impl Encoding {
         }
     }
 
-    fn decode(self, body: &[u8]) -> Result<DecodedTraces, ApiError> {
-        let decoded = match self {
-            Encoding::Protobuf => otlp::decode_traces_proto(body),
-            Encoding::Json => otlp::decode_traces_json(body),
-        };
-        decoded.map_err(|error| ApiError::malformed(error.to_string()))
+    async fn decode(self, body: Bytes) -> Result<DecodedTraces, ApiError> {
+        decode_body(body, move |body| {
+            let decoded = match self {
+                Encoding::Protobuf => otlp::decode_traces_proto(body),
+                Encoding::Json => otlp::decode_traces_json(body),
+            };
+            decoded.map_err(|error| ApiError::malformed(error.to_string()))
+        })
+        .await
     }
 }
 
@@ -89,7 +92,7 @@ async fn export(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = body::read(headers, body, endpoint.context.limits).await?;
-    let (rejected, message) = accept(endpoint, encoding, body.wire_len, &body.bytes).await?;
+    let (rejected, message) = accept(endpoint, encoding, body.wire_len, body.bytes).await?;
     let response_body = match encoding {
         Encoding::Protobuf => otlp::encode_response_proto(rejected, &message),
         Encoding::Json => otlp::encode_response_json(rejected, &message),
@@ -106,9 +109,9 @@ async fn accept(
     endpoint: &Endpoint,
     encoding: Encoding,
     wire_len: usize,
-    body: &[u8],
+    body: Bytes,
 ) -> Result<(u64, String), ApiError> {
-    let decoded = encoding.decode(body)?;
+    let decoded = encoding.decode(body).await?;
     let message = decoded.rejection_message();
     if decoded.spans.is_empty() && decoded.rejected_spans > 0 {
         // Nothing usable: refuse the request, so a client that ignores partial success notices.
@@ -134,7 +137,7 @@ fn error_response(encoding: Encoding, error: ApiError) -> Response {
 async fn export_grpc(State(endpoint): State<Endpoint>, request: Request) -> Response {
     let handler_endpoint = endpoint.clone();
     grpc::serve_unary(&endpoint, request, move |message: Bytes| async move {
-        let result = accept(&handler_endpoint, Encoding::Protobuf, message.len(), &message).await;
+        let result = accept(&handler_endpoint, Encoding::Protobuf, message.len(), message).await;
         match result {
             Ok((rejected, message)) => Ok(otlp::encode_response_proto(rejected, &message)),
             Err(error) => {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use kiseki_codec::zipkin::{self, ApiVersion, Encoding};
 
-use super::{Endpoint, Listener, ReceiverContext, http_router};
+use super::{Endpoint, Listener, ReceiverContext, decode_body, http_router};
 use crate::ServerConfig;
 use crate::body;
 use crate::error::{ApiError, Reason};
@@ -88,12 +88,15 @@ async fn receive(
 ) -> Result<(), ApiError> {
     let encoding = encoding(version, body::media_type(headers).as_deref())?;
     let body = body::read(headers, body, endpoint.context.limits).await?;
-    let spans = zipkin::decode(encoding, &body.bytes).map_err(|error| {
-        let reason = match error {
-            zipkin::DecodeError::Limit(_) => Reason::LimitExceeded,
-            _ => Reason::Malformed,
-        };
-        ApiError::new(reason, error.to_string())
-    })?;
+    let spans = decode_body(body.bytes, move |bytes| {
+        zipkin::decode(encoding, bytes).map_err(|error| {
+            let reason = match error {
+                zipkin::DecodeError::Limit(_) => Reason::LimitExceeded,
+                _ => Reason::Malformed,
+            };
+            ApiError::new(reason, error.to_string())
+        })
+    })
+    .await?;
     endpoint.accept(format(encoding), body.wire_len, spans).await
 }
