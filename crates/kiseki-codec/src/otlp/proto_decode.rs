@@ -436,12 +436,12 @@ impl<'a> Decoder<'a> {
                 5 => {
                     let body = len(&mut reader, field, wire_type)?;
                     limits::check_depth(depth + 1)?;
-                    AnyValue::Array(self.array_value(body, depth + 1)?)
+                    AnyValue::Array(self.repeated(body, depth + 1, Self::any_value)?)
                 }
                 6 => {
                     let body = len(&mut reader, field, wire_type)?;
                     limits::check_depth(depth + 1)?;
-                    AnyValue::Map(self.key_value_list(body, depth + 1)?)
+                    AnyValue::Map(self.repeated(body, depth + 1, Self::key_value_parts)?)
                 }
                 7 => AnyValue::Bytes(len(&mut reader, field, wire_type)?.to_vec()),
                 _ => {
@@ -453,7 +453,13 @@ impl<'a> Decoder<'a> {
         Ok(value)
     }
 
-    fn array_value(&mut self, body: &'a [u8], depth: usize) -> Result<Vec<AnyValue>> {
+    /// The items of `ArrayValue.values` or `KeyValueList.values` (field 1), each read by `item`.
+    fn repeated<T>(
+        &mut self,
+        body: &'a [u8],
+        depth: usize,
+        item: fn(&mut Self, &'a [u8], usize) -> Result<T>,
+    ) -> Result<Vec<T>> {
         let mut values = Vec::new();
         let mut reader = Reader::new(body);
         while let Some((field, wire_type)) = reader.field()? {
@@ -461,23 +467,7 @@ impl<'a> Decoder<'a> {
                 1 => {
                     let body = len(&mut reader, field, wire_type)?;
                     limits::check_attribute_count(values.len())?;
-                    values.push(self.any_value(body, depth)?);
-                }
-                _ => reader.skip(wire_type)?,
-            }
-        }
-        Ok(values)
-    }
-
-    fn key_value_list(&mut self, body: &'a [u8], depth: usize) -> Result<Vec<KeyValue>> {
-        let mut values = Vec::new();
-        let mut reader = Reader::new(body);
-        while let Some((field, wire_type)) = reader.field()? {
-            match field {
-                1 => {
-                    let body = len(&mut reader, field, wire_type)?;
-                    limits::check_attribute_count(values.len())?;
-                    values.push(self.key_value_parts(body, depth)?);
+                    values.push(item(self, body, depth)?);
                 }
                 _ => reader.skip(wire_type)?,
             }
