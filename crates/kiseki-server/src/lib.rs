@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod metrics;
 pub mod query;
 pub mod receivers;
+mod serve;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -179,16 +180,7 @@ pub async fn start(config: ServerConfig, store: Arc<dyn Store>) -> Result<Server
         let mut stop = shutdown_rx.clone();
         match listener {
             BoundListener::Tcp(socket, router) => {
-                tasks.spawn(async move {
-                    let stopped = async move {
-                        let _ = stop.changed().await;
-                    };
-                    if let Err(error) =
-                        axum::serve(socket, router).with_graceful_shutdown(stopped).await
-                    {
-                        tracing::error!(%error, "listener failed");
-                    }
-                });
+                tasks.spawn(serve::serve_tcp(socket, router, stop));
             }
             BoundListener::Udp(socket, handler) => {
                 tasks.spawn(async move {

@@ -43,6 +43,18 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
+    /// Whether the payload was refused for breaking a limit (rather than for being malformed),
+    /// however deep in a span or reference the limit was hit.
+    pub fn is_limit(&self) -> bool {
+        match self {
+            DecodeError::Limit(_) => true,
+            DecodeError::Span { cause, .. } | DecodeError::Reference { cause, .. } => {
+                cause.is_limit()
+            }
+            _ => false,
+        }
+    }
+
     /// Places an error inside the span at `index` of the batch.
     pub(crate) fn in_span(self, index: usize) -> Self {
         DecodeError::Span { index, cause: Box::new(self) }

@@ -32,9 +32,12 @@ pub fn router(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Router {
 
 /// `GET /api/traces/{traceId}` as Jaeger's query service answers it.
 async fn trace_by_id(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
-    let Ok(id) = TraceId::from_hex(trace_id.trim()) else {
-        let message = format!("trace id {trace_id:?} is not 1 to 32 hex digits");
-        return jaeger_error(StatusCode::BAD_REQUEST, &message);
+    let id = match TraceId::from_hex(trace_id.trim()) {
+        Ok(id) => id,
+        Err(error) => {
+            let message = format!("trace id {trace_id:?} is invalid: {error}");
+            return jaeger_error(StatusCode::BAD_REQUEST, &message);
+        }
     };
     let mut spans = match state.store.trace(id).await {
         Ok(spans) => spans,

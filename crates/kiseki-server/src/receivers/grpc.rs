@@ -100,10 +100,17 @@ where
         .max_decoding_message_size(endpoint.context.limits.max_decompressed_bytes);
     let called = Arc::new(AtomicBool::new(false));
     let handler = Handler { handle: Some(handle), called: Arc::clone(&called) };
-    let response = grpc.unary(handler, request).await;
+    let mut response = grpc.unary(handler, request).await;
     if !called.load(Ordering::Relaxed) {
         let reason = match grpc_code(&response) {
-            Some(Code::ResourceExhausted | Code::OutOfRange) => Reason::TooLarge,
+            Some(Code::OutOfRange) => {
+                // tonic says OUT_OF_RANGE for a message over the size limit; gRPC's own servers
+                // say RESOURCE_EXHAUSTED, and clients treat the two differently.
+                let code = HeaderValue::from(Code::ResourceExhausted as i32);
+                response.headers_mut().insert("grpc-status", code);
+                Reason::TooLarge
+            }
+            Some(Code::ResourceExhausted) => Reason::TooLarge,
             Some(Code::Unimplemented) => Reason::UnsupportedMediaType,
             _ => Reason::Malformed,
         };

@@ -48,17 +48,19 @@ pub fn listeners(config: &ServerConfig, context: &ReceiverContext) -> Vec<Listen
     }
     if let Some(addr) = config.listen.jaeger_grpc {
         let endpoint = Endpoint::new("jaeger_grpc", context);
-        let router = Router::new().route(POST_SPANS_PATH, post(post_spans)).with_state(endpoint);
-        listeners.push(Listener::Tcp { name: "jaeger_grpc", addr, router: grpc_router(router) });
+        let router =
+            Router::new().route(POST_SPANS_PATH, post(post_spans)).with_state(endpoint.clone());
+        listeners.push(Listener::Tcp {
+            name: "jaeger_grpc",
+            addr,
+            router: grpc_router(router, &endpoint),
+        });
     }
     listeners
 }
 
 fn decode_error(error: jaeger::DecodeError) -> ApiError {
-    let reason = match error {
-        jaeger::DecodeError::Limit(_) => Reason::LimitExceeded,
-        _ => Reason::Malformed,
-    };
+    let reason = if error.is_limit() { Reason::LimitExceeded } else { Reason::Malformed };
     ApiError::new(reason, error.to_string())
 }
 

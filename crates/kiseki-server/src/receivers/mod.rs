@@ -126,9 +126,14 @@ pub fn http_router(router: Router, endpoint: &Endpoint) -> Router {
         .layer(middleware::from_fn_with_state(endpoint.clone(), count_rejected_response))
 }
 
-/// Finishes a gRPC receiver's router: unknown methods answer `UNIMPLEMENTED`.
-pub fn grpc_router(router: Router) -> Router {
-    router.fallback(grpc::unimplemented)
+/// Finishes a gRPC receiver's router: unknown methods answer `UNIMPLEMENTED` and are counted.
+pub fn grpc_router(router: Router, endpoint: &Endpoint) -> Router {
+    let endpoint = endpoint.clone();
+    router.fallback(move |request: Request| async move {
+        let path = request.uri().path().to_owned();
+        endpoint.count_rejection(&ApiError::not_found(format!("no gRPC method {path}")));
+        grpc::unimplemented(request).await
+    })
 }
 
 async fn count_rejected_response(

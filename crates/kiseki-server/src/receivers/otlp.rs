@@ -22,8 +22,13 @@ pub fn listeners(config: &ServerConfig, context: &ReceiverContext) -> Vec<Listen
     let mut listeners = Vec::new();
     if let Some(addr) = config.listen.otlp_grpc {
         let endpoint = Endpoint::new("otlp_grpc", context);
-        let router = Router::new().route(EXPORT_PATH, post(export_grpc)).with_state(endpoint);
-        listeners.push(Listener::Tcp { name: "otlp_grpc", addr, router: grpc_router(router) });
+        let router =
+            Router::new().route(EXPORT_PATH, post(export_grpc)).with_state(endpoint.clone());
+        listeners.push(Listener::Tcp {
+            name: "otlp_grpc",
+            addr,
+            router: grpc_router(router, &endpoint),
+        });
     }
     if let Some(addr) = config.listen.otlp_http {
         let endpoint = Endpoint::new("otlp_http", context);
