@@ -28,4 +28,6 @@ step "live test with real tracers"
 interop/setup-python.sh
 interop/setup-node.sh
 cargo build --locked -p kiseki
-python3 interop/live_test.py --kiseki target/debug/kiseki
+target_dir="$(cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+python3 interop/live_test.py --kiseki "$target_dir/debug/kiseki"
