@@ -5,23 +5,7 @@
 //! the fuzzer can repeat headers (two `traceparent`s, split `tracestate`) and combine formats.
 #![no_main]
 
-use kiseki_codec::propagation::{Format, b3, extract_any};
-
-const NAMES: [&str; 13] = [
-    "traceparent",
-    "tracestate",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "x-datadog-origin",
-    "x-datadog-tags",
-];
+use kiseki_codec::propagation::{Format, HEADER_NAMES as NAMES, b3, extract_any};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);

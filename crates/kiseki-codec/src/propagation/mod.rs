@@ -41,6 +41,24 @@ pub use context::{DatadogContext, SamplingDecision, SpanContext};
 pub use error::PropagationError;
 pub use headers::{HeaderSink, HeaderSource};
 
+/// Every header name any of the formats reads, lowercase: what a proxy must pass on for a trace
+/// to continue.
+pub const HEADER_NAMES: [&str; 13] = [
+    "traceparent",
+    "tracestate",
+    "b3",
+    "x-b3-traceid",
+    "x-b3-spanid",
+    "x-b3-parentspanid",
+    "x-b3-sampled",
+    "x-b3-flags",
+    "x-datadog-trace-id",
+    "x-datadog-parent-id",
+    "x-datadog-sampling-priority",
+    "x-datadog-origin",
+    "x-datadog-tags",
+];
+
 /// A propagation format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {

@@ -9,22 +9,6 @@ use proptest::string::string_regex;
 
 use super::super::*;
 
-const HEADER_NAMES: [&str; 13] = [
-    "traceparent",
-    "tracestate",
-    "b3",
-    "x-b3-traceid",
-    "x-b3-spanid",
-    "x-b3-parentspanid",
-    "x-b3-sampled",
-    "x-b3-flags",
-    "x-datadog-trace-id",
-    "x-datadog-parent-id",
-    "x-datadog-sampling-priority",
-    "x-datadog-origin",
-    "x-datadog-tags",
-];
-
 fn regex(pattern: &str) -> impl Strategy<Value = String> + use<> {
     string_regex(pattern).unwrap()
 }
