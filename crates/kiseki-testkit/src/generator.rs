@@ -246,14 +246,9 @@ impl Generator {
                 }
             }
             Protocol::Grpc => {
-                let (rpc_service, method) =
-                    endpoint.name.split_once('/').unwrap_or((endpoint.name, ""));
                 span.name = Str::from_static(endpoint.name);
                 span.scope = Arc::clone(&self.scopes[service][SCOPE_GRPC]);
-                attrs.push("rpc.system", "grpc");
-                attrs.push("rpc.service", rpc_service);
-                attrs.push("rpc.method", method);
-                attrs.push("rpc.grpc.status_code", if failed { 2i64 } else { 0 });
+                push_rpc_attributes(attrs, endpoint.name, failed);
                 attrs.push("network.peer.address", "10.42.0.23");
                 attrs.push("network.peer.port", 41_312i64);
             }
@@ -305,14 +300,9 @@ impl Generator {
                 attrs.push("network.protocol.version", "1.1");
             }
             Protocol::Grpc => {
-                let (rpc_service, method) =
-                    endpoint.name.split_once('/').unwrap_or((endpoint.name, ""));
                 client.name = Str::from_static(endpoint.name);
                 client.scope = Arc::clone(&self.scopes[caller][SCOPE_GRPC]);
-                attrs.push("rpc.system", "grpc");
-                attrs.push("rpc.service", rpc_service);
-                attrs.push("rpc.method", method);
-                attrs.push("rpc.grpc.status_code", if failed { 2i64 } else { 0 });
+                push_rpc_attributes(attrs, endpoint.name, failed);
                 attrs.push("server.address", endpoint.service);
                 attrs.push("server.port", 50051i64);
                 add_message_events(client, &mut self.rng);
@@ -397,6 +387,15 @@ impl Generator {
         }
         start + duration
     }
+}
+
+/// The `rpc.*` attributes client and server spans of a gRPC call both carry.
+fn push_rpc_attributes(attrs: &mut Attributes, full_method: &'static str, failed: bool) {
+    let (rpc_service, method) = full_method.split_once('/').unwrap_or((full_method, ""));
+    attrs.push("rpc.system", "grpc");
+    attrs.push("rpc.service", rpc_service);
+    attrs.push("rpc.method", method);
+    attrs.push("rpc.grpc.status_code", if failed { 2i64 } else { 0 });
 }
 
 /// The `message` events that gRPC instrumentations record for each request and response.
