@@ -84,6 +84,12 @@ impl ApiError {
         Self::new(Reason::Malformed, message)
     }
 
+    /// A payload a codec could not decode: over a limit, or malformed.
+    pub fn undecodable(error: impl std::fmt::Display, over_limit: bool) -> Self {
+        let reason = if over_limit { Reason::LimitExceeded } else { Reason::Malformed };
+        Self::new(reason, error.to_string())
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(Reason::BadRequest, message)
     }

@@ -15,7 +15,7 @@ use serde_json::json;
 use super::{Endpoint, Listener, ReceiverContext, decode_body, http_router};
 use crate::ServerConfig;
 use crate::body;
-use crate::error::{ApiError, Reason};
+use crate::error::ApiError;
 
 /// The trace endpoints, as `/info` lists them so tracers pick a version kiseki reads.
 const TRACE_ENDPOINTS: [&str; 4] = ["/v0.3/traces", "/v0.4/traces", "/v0.5/traces", "/v0.7/traces"];
@@ -134,11 +134,8 @@ async fn receive(
     let tracer = tracer_headers(headers);
     let spans = decode_body(body.bytes, move |bytes| {
         datadog::decode(format, bytes, &tracer).map_err(|error| {
-            let reason = match error {
-                datadog::DecodeError::Limit(_) => Reason::LimitExceeded,
-                _ => Reason::Malformed,
-            };
-            ApiError::new(reason, error.to_string())
+            let over_limit = matches!(error, datadog::DecodeError::Limit(_));
+            ApiError::undecodable(error, over_limit)
         })
     })
     .await?;

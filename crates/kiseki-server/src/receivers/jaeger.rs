@@ -19,7 +19,7 @@ use super::{
 };
 use crate::ServerConfig;
 use crate::body;
-use crate::error::{ApiError, Reason};
+use crate::error::ApiError;
 
 const POST_SPANS_PATH: &str = "/jaeger.api_v2.CollectorService/PostSpans";
 
@@ -60,8 +60,8 @@ pub fn listeners(config: &ServerConfig, context: &ReceiverContext) -> Vec<Listen
 }
 
 fn decode_error(error: jaeger::DecodeError) -> ApiError {
-    let reason = if error.is_limit() { Reason::LimitExceeded } else { Reason::Malformed };
-    ApiError::new(reason, error.to_string())
+    let over_limit = error.is_limit();
+    ApiError::undecodable(error, over_limit)
 }
 
 #[derive(Clone, Copy)]

@@ -11,7 +11,7 @@ use kiseki_codec::zipkin::{self, ApiVersion, Encoding};
 use super::{Endpoint, Listener, ReceiverContext, decode_body, http_router};
 use crate::ServerConfig;
 use crate::body;
-use crate::error::{ApiError, Reason};
+use crate::error::ApiError;
 
 pub fn listeners(config: &ServerConfig, context: &ReceiverContext) -> Vec<Listener> {
     let Some(addr) = config.listen.zipkin else { return Vec::new() };
@@ -90,11 +90,8 @@ async fn receive(
     let body = body::read(headers, body, endpoint.context.limits).await?;
     let spans = decode_body(body.bytes, move |bytes| {
         zipkin::decode(encoding, bytes).map_err(|error| {
-            let reason = match error {
-                zipkin::DecodeError::Limit(_) => Reason::LimitExceeded,
-                _ => Reason::Malformed,
-            };
-            ApiError::new(reason, error.to_string())
+            let over_limit = matches!(error, zipkin::DecodeError::Limit(_));
+            ApiError::undecodable(error, over_limit)
         })
     })
     .await?;
