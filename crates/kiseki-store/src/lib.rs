@@ -4,13 +4,16 @@
 //! rest of kiseki knows about storage, so backends can be swapped without touching receivers or
 //! queries. [`conformance`] holds the tests every backend must pass.
 
+pub mod catalog;
 pub mod conformance;
 mod memory;
+pub mod query;
 
 use async_trait::async_trait;
 use kiseki_model::{Span, TraceId};
 
 pub use memory::MemoryStore;
+pub use query::{AttributeFilter, Operation, TraceQuery, TraceSummary};
 
 /// Why a store could not do what was asked. Receivers turn these into retryable answers.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,4 +35,23 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every span kept for one trace, in no particular order; empty when the trace is unknown.
     async fn trace(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError>;
+
+    /// Summaries of the newest traces with a span that matches `query`, newest first.
+    async fn search(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError>;
+
+    /// Every service name with spans in the store, sorted.
+    async fn services(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The operations (span name and kind) of one service, sorted.
+    async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError>;
+
+    /// Attribute keys seen on spans and resources, sorted, for autocompletion.
+    async fn attribute_keys(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Up to `limit` values seen for one attribute key, sorted, for autocompletion.
+    async fn attribute_values(&self, key: &str, limit: usize) -> Result<Vec<String>, StoreError>;
+
+    /// Forgets spans that started before `cutoff_unix_nano`: from then on no read returns them,
+    /// and their space is given back as the store's layout allows.
+    async fn delete_before(&self, cutoff_unix_nano: u64) -> Result<(), StoreError>;
 }

@@ -6,6 +6,8 @@ use std::sync::RwLock;
 use async_trait::async_trait;
 use kiseki_model::{Span, TraceId};
 
+use crate::catalog::Catalog;
+use crate::query::{NewestTraces, Operation, TraceQuery, TraceSummary};
 use crate::{Store, StoreError};
 
 /// Keeps up to `max_spans` spans; traces are evicted whole, oldest first.
@@ -20,6 +22,7 @@ struct Inner {
     /// Trace ids in the order they first arrived, for eviction.
     arrival: VecDeque<TraceId>,
     span_count: usize,
+    catalog: Catalog,
 }
 
 impl MemoryStore {
@@ -39,6 +42,7 @@ impl Store for MemoryStore {
         let mut inner = self.inner.write().map_err(|_| poisoned())?;
         inner.span_count += spans.len();
         for span in spans {
+            inner.catalog.add_span(&span);
             let trace_id = span.trace_id;
             let trace = inner.traces.entry(trace_id).or_default();
             let is_new = trace.is_empty();
@@ -59,6 +63,52 @@ impl Store for MemoryStore {
     async fn trace(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError> {
         let inner = self.inner.read().map_err(|_| poisoned())?;
         Ok(inner.traces.get(&trace_id).cloned().unwrap_or_default())
+    }
+
+    async fn search(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        let inner = self.inner.read().map_err(|_| poisoned())?;
+        let mut newest = NewestTraces::new(query.effective_limit());
+        for spans in inner.traces.values() {
+            if spans.iter().any(|span| query.matches(span))
+                && let Some(summary) = TraceSummary::of_spans(spans)
+            {
+                newest.add(summary);
+            }
+        }
+        Ok(newest.finish())
+    }
+
+    async fn services(&self) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.read().map_err(|_| poisoned())?;
+        Ok(inner.catalog.services().map(String::from).collect())
+    }
+
+    async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
+        let inner = self.inner.read().map_err(|_| poisoned())?;
+        Ok(inner.catalog.operations(service).cloned().collect())
+    }
+
+    async fn attribute_keys(&self) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.read().map_err(|_| poisoned())?;
+        Ok(inner.catalog.attribute_keys().map(String::from).collect())
+    }
+
+    async fn attribute_values(&self, key: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        let inner = self.inner.read().map_err(|_| poisoned())?;
+        Ok(inner.catalog.attribute_values(key).take(limit).map(String::from).collect())
+    }
+
+    async fn delete_before(&self, cutoff_unix_nano: u64) -> Result<(), StoreError> {
+        let mut inner = self.inner.write().map_err(|_| poisoned())?;
+        let Inner { traces, arrival, span_count, .. } = &mut *inner;
+        traces.retain(|_, spans| {
+            let before = spans.len();
+            spans.retain(|span| span.start_time_unix_nano >= cutoff_unix_nano);
+            *span_count -= before - spans.len();
+            !spans.is_empty()
+        });
+        arrival.retain(|id| traces.contains_key(id));
+        Ok(())
     }
 }
 
