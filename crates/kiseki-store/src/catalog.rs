@@ -96,21 +96,6 @@ impl Catalog {
             .flatten()
             .map(Str::as_str)
     }
-
-    /// Every (service, operation) pair and (key, value) pair, for writing a catalog to disk.
-    pub fn entries(&self) -> (Vec<(&str, &Operation)>, Vec<(&str, Option<&str>)>) {
-        let operations = self
-            .operations
-            .iter()
-            .flat_map(|(s, ops)| ops.iter().map(move |o| (s.as_str(), o)))
-            .collect();
-        let mut attributes = Vec::new();
-        for (key, values) in &self.attributes {
-            attributes.push((key.as_str(), None));
-            attributes.extend(values.iter().map(|v| (key.as_str(), Some(v.as_str()))));
-        }
-        (operations, attributes)
-    }
 }
 
 #[cfg(test)]

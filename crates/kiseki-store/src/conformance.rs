@@ -82,7 +82,7 @@ fn expected_search(traces: &[Vec<Span>], query: &TraceQuery) -> Vec<TraceSummary
     let mut found: Vec<TraceSummary> = traces
         .iter()
         .filter(|trace| trace.iter().any(|span| query.matches(span)))
-        .filter_map(|trace| TraceSummary::of_spans(trace))
+        .filter_map(TraceSummary::of_spans)
         .collect();
     found.sort_by(|a, b| {
         b.start_unix_nano.cmp(&a.start_unix_nano).then_with(|| a.trace_id.cmp(&b.trace_id))
