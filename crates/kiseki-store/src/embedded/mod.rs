@@ -1,0 +1,3 @@
+//! The embedded store: spans kept on the local disk, with no server to run beside kiseki.
+
+pub mod wal;
