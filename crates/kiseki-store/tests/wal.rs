@@ -22,7 +22,7 @@ impl TempDir {
         let path =
             std::env::temp_dir().join(format!("kiseki-wal-{name}-{}-{unique}", std::process::id()));
         let _ = fs::remove_dir_all(&path);
-        fs::create_dir_all(&path).unwrap();
+        fs::create_dir_all(&path).expect("temp dir");
         Self(path)
     }
 
@@ -40,7 +40,7 @@ impl Drop for TempDir {
 type Replayed = Vec<(RecordLocation, Vec<u8>)>;
 
 fn open(dir: &Path) -> (Wal<()>, ReplayReport, Replayed) {
-    open_with(dir, |_: SegmentId, _: Vec<()>| {}).unwrap()
+    open_with(dir, |_: SegmentId, _: Vec<()>| {}).expect("open wal")
 }
 
 fn open_with(
@@ -67,7 +67,7 @@ async fn write_segment(dir: &Path, records: &[Vec<u8>]) -> Vec<RecordLocation> {
     let (wal, _, _) = open(dir);
     let mut locations = Vec::new();
     for record in records {
-        locations.push(wal.append(record.clone(), ()).await.unwrap());
+        locations.push(wal.append(record.clone(), ()).await.expect("append"));
     }
     wal.close().await;
     locations

@@ -162,6 +162,10 @@ impl<T: Send + 'static> Writer<T> {
             }
             self.commit(group);
         }
+        if self.active.needs_repair {
+            // Last try, so replay does not find a record whose append failed.
+            self.active.needs_repair = self.active.file.truncate(self.active.durable_len).is_err();
+        }
     }
 
     /// Writes and syncs a group, applies it, and answers its appenders.
@@ -196,6 +200,8 @@ impl<T: Send + 'static> Writer<T> {
                     payloads.push(append.payload);
                 }
                 self.applier.apply(segment, payloads);
+                // Released first, so an appender that was answered can append again at once.
+                self.shared.release(records, record_bytes);
                 for (done, location) in answers {
                     let _ = done.send(Ok(location));
                 }
@@ -212,12 +218,12 @@ impl<T: Send + 'static> Writer<T> {
                     );
                 }
                 self.failing_groups += 1;
+                self.shared.release(records, record_bytes);
                 for append in group {
                     let _ = append.done.send(Err(error.clone()));
                 }
             }
         }
-        self.shared.release(records, record_bytes);
     }
 
     /// Writes the group after the durable end of the active segment and syncs it. On failure
