@@ -519,3 +519,55 @@ proptest! {
         prop_assert_eq!(replayed, acked);
     }
 }
+
+/// The directory the child of [`a_real_file_size_limit_fails_a_write_and_later_appends_succeed`]
+/// writes to.
+const FILE_SIZE_LIMIT_DIR: &str = "KISEKI_WAL_TEST_FILE_SIZE_LIMIT_DIR";
+
+/// A real write failure from the kernel: the test binary runs itself under a shell's
+/// `ulimit -f` (RLIMIT_FSIZE), with SIGXFSZ ignored so a write past the limit fails with EFBIG
+/// instead of killing the process.
+#[test]
+fn a_real_file_size_limit_fails_a_write_and_later_appends_succeed() {
+    let dir = TempDir::new("fsize");
+    let exe = std::env::current_exe().unwrap();
+    let child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(r#"trap "" XFSZ; ulimit -f 64 && exec "$0" "$@""#)
+        .arg(exe)
+        .args(["--exact", "file_size_limit_child", "--ignored", "--test-threads=1"])
+        .env(FILE_SIZE_LIMIT_DIR, dir.path())
+        .output()
+        .unwrap();
+    let output = String::from_utf8_lossy(&child.stdout);
+    assert!(child.status.success(), "child failed: {}\n{output}", child.status);
+    let acked: usize = fs::read_to_string(dir.path().join("acked")).unwrap().parse().unwrap();
+    let (_, report, replayed) = open(dir.path());
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(replayed.len(), acked);
+    assert_eq!(replayed.last().unwrap().0.segment, SegmentId(2));
+}
+
+#[tokio::test]
+#[ignore = "run under a file size limit by a_real_file_size_limit_fails_a_write_and_later_appends_succeed"]
+async fn file_size_limit_child() {
+    let dir = PathBuf::from(std::env::var_os(FILE_SIZE_LIMIT_DIR).expect("run by its parent"));
+    let (wal, _, _) = open(&dir);
+    let mut acked = 0;
+    let error = loop {
+        match wal.append(vec![0x5a; 4000], ()).await {
+            Ok(_) => acked += 1,
+            Err(error) => break error,
+        }
+        assert!(acked < 1000, "no file size limit");
+    };
+    assert!(matches!(error, WalError::DiskFull { .. }), "{error:?}");
+    assert!(acked > 0);
+    assert!(wal.append(vec![1; 4000], ()).await.is_err(), "still over the limit");
+    // A new segment starts from an empty file, under the limit again.
+    wal.rotate().await.unwrap();
+    wal.append(vec![2; 4000], ()).await.unwrap();
+    acked += 1;
+    drop(wal);
+    fs::write(dir.join("acked"), acked.to_string()).unwrap();
+}

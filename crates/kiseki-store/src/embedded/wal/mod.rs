@@ -1,7 +1,7 @@
 //! The write-ahead log of the embedded store: records are on disk before anyone is told so.
 //!
 //! The log is a directory of segment files (`00000000000000000042.wal`), each a versioned header
-//! and then length-prefixed, CRC-checked records (see [`format`] for the bytes). Records are
+//! and then length-prefixed, CRC-checked records (the `format` module has the bytes). Records are
 //! opaque here; the engine encodes spans into them and decodes them on replay.
 //!
 //! **Group commit.** One writer thread owns the active segment. It takes every request waiting
