@@ -149,10 +149,13 @@ impl WalConfig {
 /// split.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum WalError {
+    /// Too many appends are pending; nothing was written.
     #[error("wal queue is full")]
     Overloaded,
+    /// The record is over [`WalConfig::max_record_bytes`]; nothing was written.
     #[error("wal record of {len} bytes is over the limit of {max} bytes")]
     RecordTooLarge { len: usize, max: usize },
+    /// The disk, the quota or the file size limit has no room. Durable records are intact.
     #[error("no space left to {action} {}", path.display())]
     DiskFull {
         action: &'static str,
@@ -160,6 +163,7 @@ pub enum WalError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// Any other I/O error. Durable records are intact.
     #[error("could not {action} {}", path.display())]
     Io {
         action: &'static str,
@@ -167,17 +171,22 @@ pub enum WalError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The WAL was closed, or its writer thread ended by a panic in the applier.
     #[error("wal is closed")]
     Closed,
+    /// A segment was written by a newer build; open it with that build.
     #[error(
         "wal segment {} has format version {version}; this build reads versions up to {supported}",
         path.display()
     )]
     UnsupportedVersion { path: PathBuf, version: u32, supported: u32 },
+    /// Another process holds the directory's lock.
     #[error("wal directory {} is in use by another process", path.display())]
     Locked { path: PathBuf },
+    /// The active segment cannot be deleted; `segment` is the active one.
     #[error("wal segment {segment} is still being written")]
     SegmentActive { segment: SegmentId },
+    /// A [`WalConfig`] field is out of range.
     #[error("invalid wal config: {0}")]
     InvalidConfig(&'static str),
 }
