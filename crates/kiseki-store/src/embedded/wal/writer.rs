@@ -206,9 +206,9 @@ impl<T: Send + 'static> Writer<T> {
                     let _ = done.send(Ok(location));
                 }
             }
-            Err(error) => {
+            Err((action, error)) => {
                 self.shared.counters.failed_groups.fetch_add(1, Ordering::Relaxed);
-                let error = WalError::io("write", &self.active.path, error);
+                let error = WalError::io(action, &self.active.path, error);
                 if self.failing_groups == 0 {
                     tracing::warn!(
                         %error,
@@ -228,16 +228,19 @@ impl<T: Send + 'static> Writer<T> {
 
     /// Writes the group after the durable end of the active segment and syncs it. On failure
     /// the segment is cut back to its durable end, or marked for that when cutting fails too.
-    fn write_group(&mut self, group: &[Append<T>]) -> io::Result<()> {
+    /// The error comes with what failed, for the message.
+    fn write_group(&mut self, group: &[Append<T>]) -> Result<(), (&'static str, io::Error)> {
         let active = &mut self.active;
         if active.needs_repair {
-            active.file.truncate(active.durable_len)?;
+            active.file.truncate(active.durable_len).map_err(|e| ("cut back", e))?;
             active.needs_repair = false;
         }
-        let written = write_records(&mut *active.file, &mut self.buf, group).and_then(|len| {
-            self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
-            active.file.sync_data().map(|()| len)
-        });
+        let written = write_records(&mut *active.file, &mut self.buf, group)
+            .map_err(|e| ("write", e))
+            .and_then(|len| {
+                self.shared.counters.syncs.fetch_add(1, Ordering::Relaxed);
+                active.file.sync_data().map(|()| len).map_err(|e| ("sync", e))
+            });
         match written {
             Ok(len) => {
                 active.durable_len += len;
