@@ -53,6 +53,21 @@ impl Generator {
         Self { rng, instances, scopes, slowdown: 1.0 }
     }
 
+    /// Another generator of the same shop (the same service instances and scopes) drawing from
+    /// its own random stream, for senders that generate in parallel. Its traffic depends only on
+    /// the seed and `stream`; stream 0 is the one [`Generator::new`] draws from, so parallel
+    /// senders take 1, 2, ... beside the original.
+    pub fn fork(&self, stream: u64) -> Self {
+        let mut rng = ChaCha8Rng::from_seed(self.rng.get_seed());
+        rng.set_stream(stream);
+        Self {
+            rng,
+            instances: self.instances.clone(),
+            scopes: self.scopes.clone(),
+            slowdown: self.slowdown,
+        }
+    }
+
     /// One whole trace that starts at `start_unix_nano`.
     pub fn trace(&mut self, start_unix_nano: u64) -> Vec<Span> {
         let entry = self.pick_entry_point();

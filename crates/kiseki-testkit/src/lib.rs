@@ -14,7 +14,7 @@ pub use generator::{Generator, describe};
 mod tests {
     use std::collections::{HashMap, HashSet};
 
-    use kiseki_model::SpanKind;
+    use kiseki_model::{Span, SpanKind};
 
     use super::*;
 
@@ -25,6 +25,27 @@ mod tests {
         assert_eq!(a, b);
         let c = Generator::new(8).spans(500, 1_700_000_000_000_000_000);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn forks_share_the_shop_but_not_the_traffic() {
+        let start = 1_700_000_000_000_000_000;
+        let original = Generator::new(7);
+        let a = original.fork(1).spans(2_000, start);
+        assert_eq!(a, Generator::new(7).fork(1).spans(2_000, start), "a fork is seeded");
+        let b = original.fork(2).spans(2_000, start);
+        let trace_ids =
+            |spans: &[Span]| -> HashSet<_> { spans.iter().map(|s| s.trace_id).collect() };
+        assert!(trace_ids(&a).is_disjoint(&trace_ids(&b)), "streams draw different traces");
+        let pods = |spans: &[Span]| -> HashSet<String> {
+            let pod = |s: &Span| s.resource.attributes.get_str("k8s.pod.name").map(String::from);
+            spans.iter().filter_map(pod).collect()
+        };
+        let shop = pods(&Generator::new(7).spans(50_000, start));
+        assert!(!pods(&a).is_empty());
+        assert!(pods(&a).union(&pods(&b)).all(|pod| shop.contains(pod)), "same instances");
+        let other_shop = pods(&Generator::new(8).spans(2_000, start));
+        assert!(other_shop.is_disjoint(&shop), "another seed is another shop");
     }
 
     #[test]
