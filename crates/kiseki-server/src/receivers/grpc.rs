@@ -20,9 +20,10 @@ use tonic::{Code, Status};
 use super::Endpoint;
 use crate::error::{ApiError, Reason, grpc_status};
 
-/// Passes message bytes through untouched in both directions.
+/// Passes message bytes through untouched in both directions; clients use it too (the load
+/// generator sends messages its codecs encoded).
 #[derive(Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Vec<u8>;
