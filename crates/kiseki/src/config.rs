@@ -200,6 +200,10 @@ impl Settings {
         if demo && !(rate > 0.0 && rate.is_finite()) {
             bail!("demo traces_per_second must be a positive number, not {rate}");
         }
+        if demo && listen.otlp_http.is_none() && listen.otlp_grpc.is_none() {
+            // Demo traffic takes a tracer's path in through an OTLP listener.
+            bail!("the demo sends over OTLP: turn on otlp_http or otlp_grpc, or the demo off");
+        }
         Ok(Settings {
             server: ServerConfig { listen, limits },
             memory_max_spans,
@@ -232,9 +236,8 @@ mod tests {
     fn serve_args(args: &[&str]) -> ServeArgs {
         let mut all = vec!["kiseki", "serve"];
         all.extend_from_slice(args);
-        match Cli::parse_from(all).command {
-            Command::Serve(args) => args,
-        }
+        let Command::Serve(args) = Cli::parse_from(all).command else { panic!("not serve") };
+        args
     }
 
     #[test]
@@ -267,6 +270,16 @@ mod tests {
         let args = serve_args(&["--zipkin-addr", "nowhere"]);
         let error = Settings::resolve(&args, FileConfig::default()).unwrap_err();
         assert!(format!("{error:#}").contains("zipkin"), "{error:#}");
+    }
+
+    #[test]
+    fn the_demo_needs_an_otlp_listener() {
+        let both_off = ["--demo", "--otlp-http-addr", "off", "--otlp-grpc-addr", "off"];
+        let error = Settings::resolve(&serve_args(&both_off), FileConfig::default()).unwrap_err();
+        assert!(error.to_string().contains("otlp"), "{error}");
+        let grpc_only = ["--demo", "--otlp-http-addr", "off"];
+        let settings = Settings::resolve(&serve_args(&grpc_only), FileConfig::default()).unwrap();
+        assert_eq!(settings.demo_traces_per_second, Some(DEFAULT_DEMO_TRACES_PER_SECOND));
     }
 
     #[test]
