@@ -136,7 +136,8 @@ pub struct LoadgenArgs {
     #[arg(long, env = "KISEKI_LOADGEN_BATCH_SPANS", default_value_t = kiseki::loadgen::DEFAULT_BATCH_SPANS)]
     pub batch_spans: usize,
 
-    /// The same seed sends the same traces (with fresh timestamps).
+    /// Seed of the traffic: each sender sends the same traces for the same seed and concurrency
+    /// (with fresh timestamps).
     #[arg(long, env = "KISEKI_LOADGEN_SEED", default_value_t = 1)]
     pub seed: u64,
 

@@ -63,7 +63,8 @@ pub struct Config {
     pub concurrency: usize,
     /// Most spans in one request; a trace is never split, so one larger trace goes alone.
     pub batch_spans: usize,
-    /// The same seed sends the same traces (but for their timestamps).
+    /// Seed of the traffic: sender `i` sends the same traces for the same seed, whatever the
+    /// timing (timestamps are fresh).
     pub seed: u64,
     /// Compress requests with gzip.
     pub gzip: bool,
