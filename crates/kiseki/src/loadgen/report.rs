@@ -146,12 +146,19 @@ impl Histogram {
         (self.count > 0).then_some(self.max)
     }
 
-    /// The samples recorded since `earlier` (a copy of this histogram taken before); the max is
-    /// this one's.
+    /// The samples recorded since `earlier` (a copy of this histogram taken before). Their
+    /// max is known to the bucket: the top of the highest one, or the overall max if lower.
     fn since(&self, earlier: &Histogram) -> Histogram {
-        let buckets =
+        let buckets: Vec<u64> =
             self.buckets.iter().zip(&earlier.buckets).map(|(a, b)| a.saturating_sub(*b)).collect();
-        Histogram { buckets, count: self.count.saturating_sub(earlier.count), max: self.max }
+        let max = match buckets.iter().rposition(|&n| n > 0) {
+            Some(top) => {
+                let micros = GROWTH.powf(top as f64 + 1.0);
+                Duration::from_secs_f64(micros / 1e6).min(self.max)
+            }
+            None => Duration::ZERO,
+        };
+        Histogram { buckets, count: self.count.saturating_sub(earlier.count), max }
     }
 }
 
@@ -452,6 +459,7 @@ mod tests {
     fn progress_shows_the_interval_only() {
         let mut tally = Tally::default();
         tally.record(&ok(2 * MS), 1_000, 0);
+        tally.record(&ok(2_000 * MS), 1_000, 0);
         let first = report(Duration::from_secs(5), tally.clone());
         for _ in 0..10 {
             tally.record(&ok(40 * MS), 1_000, 0);
@@ -459,6 +467,8 @@ mod tests {
         tally.record(&Outcome::refused(Class::Unavailable, "503".into(), None), 7, 0);
         let second = report(Duration::from_secs(10), tally);
         let line = second.progress_since(&first);
+        // The slow request of the first interval is not the second's p99.
+        assert!(line.contains("p99 40."), "{line}");
         assert!(line.contains(" 2000 spans/s"), "{line}");
         assert!(line.contains("(10000 spans in 10 requests)"), "{line}");
         assert!(line.contains("unavailable 1"), "{line}");
