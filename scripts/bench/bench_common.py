@@ -170,4 +170,6 @@ def print_report(result):
               f"{figures['traces_found']} traces")
     print(f"peak disk: {result['peak_disk_bytes'] / 1e9:.2f} GB of data dir "
           f"(+ {result['export_bytes'] / 1e9:.2f} GB export file)")
-    print(f"run time: {result['run_seconds']:.0f} s")
+    print(f"run time: {result['run_seconds']:.0f} s; load average at the end "
+          f"{', '.join(f'{x:.2f}' for x in result['load_average_at_end'])} "
+          f"({os.cpu_count()} cores; other work on the machine moves every figure)")
