@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod conformance;
+pub mod embedded;
 mod memory;
 pub mod query;
 

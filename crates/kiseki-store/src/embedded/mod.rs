@@ -1,0 +1,3 @@
+//! The embedded store: write-ahead log, immutable blocks, and the engine that joins them.
+
+pub mod block;
