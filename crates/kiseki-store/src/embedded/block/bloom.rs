@@ -48,7 +48,10 @@ impl TraceBloom {
     pub fn may_contain(&self, trace_id: TraceId) -> bool {
         let (block, word_hash) = self.locate(trace_id);
         let block = &self.blocks[block];
-        block.iter().zip(SALT).all(|(word, salt)| word & (1 << (word_hash.wrapping_mul(salt) >> 27)) != 0)
+        block
+            .iter()
+            .zip(SALT)
+            .all(|(word, salt)| word & (1 << (word_hash.wrapping_mul(salt) >> 27)) != 0)
     }
 
     /// The block index and the 32 bits that choose bits inside it.

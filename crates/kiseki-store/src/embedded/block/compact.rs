@@ -5,11 +5,12 @@
 use std::collections::VecDeque;
 use std::path::Path;
 
-use kiseki_model::{Span, TraceId};
+use kiseki_model::{Span, Str, TraceId};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use super::read::SpanDecoder;
+use super::schema::DedicatedType;
 use super::{Block, BlockError, BlockId, publish};
 
 /// Rows decoded at a time from each input.
@@ -66,7 +67,10 @@ impl<'b> TraceCursor<'b> {
                     None => {
                         // A trace never spans row groups: the last one is complete.
                         self.reader = None;
-                        let decoder = std::mem::replace(&mut self.decoder, SpanDecoder::new(self.block.index()));
+                        let decoder = std::mem::replace(
+                            &mut self.decoder,
+                            SpanDecoder::new(self.block.index()),
+                        );
                         if let Some(trace) = decoder.finish()? {
                             self.ready.push_back(trace);
                             return Ok(true);
@@ -98,9 +102,24 @@ impl<'b> TraceCursor<'b> {
 
 /// Merges `blocks` into a new block `id` at `level` in `blocks_dir`. The inputs stay; the
 /// caller removes them ([`Block::remove`]) once the new block is published.
-pub fn compact(blocks: &[&Block], blocks_dir: &Path, id: BlockId, level: u32) -> Result<Block, BlockError> {
-    let mut cursors: Vec<TraceCursor<'_>> = blocks.iter().map(|block| TraceCursor::new(block)).collect();
-    publish(blocks_dir, id, level, |writer| {
+pub fn compact(
+    blocks: &[&Block],
+    blocks_dir: &Path,
+    id: BlockId,
+    level: u32,
+) -> Result<Block, BlockError> {
+    let mut cursors: Vec<TraceCursor<'_>> =
+        blocks.iter().map(|block| TraceCursor::new(block)).collect();
+    // Every dedicated column of any input, so that no value moves out of its column.
+    let mut dedicated: Vec<(Str, DedicatedType)> = Vec::new();
+    for block in blocks {
+        for entry in &block.index().dedicated {
+            if !dedicated.contains(entry) {
+                dedicated.push(entry.clone());
+            }
+        }
+    }
+    publish(blocks_dir, id, level, dedicated, |writer| {
         let mut heads: Vec<Option<TraceId>> = Vec::with_capacity(cursors.len());
         for cursor in &mut cursors {
             heads.push(cursor.peek()?);

@@ -66,6 +66,8 @@ pub struct BlockIndex {
     pub scopes: Vec<Arc<Scope>>,
     pub dedicated: Vec<(Str, DedicatedType)>,
     pub shapes: Vec<Shape>,
+    /// Whether some attribute list was written inline (the shape table was full).
+    pub has_inline_shapes: bool,
 }
 
 pub fn xxh64(bytes: &[u8]) -> u64 {
@@ -129,6 +131,7 @@ impl BlockIndex {
         }
         put_varint(&mut body, self.shapes.len() as u64);
         self.shapes.iter().for_each(|shape| shape.encode(&mut body));
+        body.push(u8::from(self.has_inline_shapes));
 
         let compressed = zstd::bulk::compress(&body, INDEX_ZSTD_LEVEL).map_err(BlockError::Io)?;
         let mut file = Vec::with_capacity(HEADER_LEN + compressed.len());
@@ -148,7 +151,8 @@ impl BlockIndex {
         if &magic != MAGIC {
             return Err(corrupt("index file does not start with the block index magic"));
         }
-        let version = u32::from_le_bytes(header.array().map_err(|_| corrupt("index file too short"))?);
+        let version =
+            u32::from_le_bytes(header.array().map_err(|_| corrupt("index file too short"))?);
         if version != FORMAT_VERSION {
             return Err(BlockError::UnsupportedVersion(version));
         }
@@ -221,6 +225,7 @@ impl BlockIndex {
         for _ in 0..reader.count()? {
             shapes.push(Shape::decode(&mut reader, &dedicated)?);
         }
+        let has_inline_shapes = reader.byte()? != 0;
         reader.finish("the index")?;
         Ok(Self {
             level,
@@ -238,6 +243,7 @@ impl BlockIndex {
             scopes,
             dedicated,
             shapes,
+            has_inline_shapes,
         })
     }
 }

@@ -31,7 +31,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use kiseki_model::{Span, TraceId};
+use kiseki_model::{Span, Str, TraceId};
 
 pub use compact::compact;
 pub use schema::FORMAT_VERSION;
@@ -39,6 +39,7 @@ pub use schema::FORMAT_VERSION;
 use crate::catalog::Catalog;
 use index::BlockIndex;
 use read::{DataFile, SpanDecoder};
+use schema::DedicatedType;
 
 const DATA_FILE: &str = "data.parquet";
 const INDEX_FILE: &str = "index.bin";
@@ -57,7 +58,9 @@ pub enum BlockError {
     #[error("block is corrupt: {0}")]
     Corrupt(String),
     /// The block was written in a format version this build does not read.
-    #[error("block format version {0} is not supported (this build reads version {FORMAT_VERSION})")]
+    #[error(
+        "block format version {0} is not supported (this build reads version {FORMAT_VERSION})"
+    )]
     UnsupportedVersion(u32),
     /// The input does not fit in one block.
     #[error("too large for a block: {0}")]
@@ -70,7 +73,9 @@ pub enum BlockError {
 impl From<io::Error> for BlockError {
     fn from(error: io::Error) -> Self {
         match error.kind() {
-            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => BlockError::DiskFull(error),
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                BlockError::DiskFull(error)
+            }
             _ => BlockError::Io(error),
         }
     }
@@ -143,7 +148,8 @@ impl FromStr for BlockId {
     type Err = BlockError;
 
     fn from_str(text: &str) -> Result<Self, BlockError> {
-        let valid = text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        let valid =
+            text.len() == 32 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         let parsed = valid.then(|| u128::from_str_radix(text, 16).ok()).flatten();
         parsed.map(BlockId).ok_or_else(|| BlockError::NotABlock(text.to_string()))
     }
@@ -178,7 +184,10 @@ pub struct Block {
 
 impl fmt::Debug for Block {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Block").field("id", &self.id).field("dir", &self.dir).finish_non_exhaustive()
+        f.debug_struct("Block")
+            .field("id", &self.id)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,7 +204,12 @@ impl Block {
         Self::with_index(id, dir.to_path_buf(), index, bytes.len() as u64)
     }
 
-    fn with_index(id: BlockId, dir: PathBuf, index: BlockIndex, index_bytes: u64) -> Result<Self, BlockError> {
+    fn with_index(
+        id: BlockId,
+        dir: PathBuf,
+        index: BlockIndex,
+        index_bytes: u64,
+    ) -> Result<Self, BlockError> {
         let data = DataFile::open(&dir.join(DATA_FILE), &index)?;
         let meta = BlockMeta {
             format_version: FORMAT_VERSION,
@@ -329,7 +343,12 @@ pub fn open_blocks(blocks_dir: &Path) -> Result<(Vec<Block>, OpenReport), BlockE
 
 /// Writes `spans` as a new block `<blocks_dir>/<id>/` and opens it. On failure nothing is left
 /// behind (a full disk gives [`BlockError::DiskFull`]).
-pub fn write_block(blocks_dir: &Path, id: BlockId, level: u32, spans: Vec<Span>) -> Result<Block, BlockError> {
+pub fn write_block(
+    blocks_dir: &Path,
+    id: BlockId,
+    level: u32,
+    spans: Vec<Span>,
+) -> Result<Block, BlockError> {
     // Sort small keys rather than whole spans.
     let mut order: Vec<(TraceId, u64, u64, u32)> = spans
         .iter()
@@ -340,7 +359,8 @@ pub fn write_block(blocks_dir: &Path, id: BlockId, level: u32, spans: Vec<Span>)
         return Err(BlockError::TooLarge("more than 2^32 spans"));
     }
     order.sort_unstable();
-    publish(blocks_dir, id, level, |writer| {
+    let dedicated = dedicated_keys_used(&spans);
+    publish(blocks_dir, id, level, dedicated, |writer| {
         let mut trace: Vec<&Span> = Vec::new();
         for (trace_id, _, _, i) in &order {
             if trace.first().is_some_and(|first| first.trace_id != *trace_id) {
@@ -362,6 +382,7 @@ fn publish(
     blocks_dir: &Path,
     id: BlockId,
     level: u32,
+    dedicated: Vec<(Str, DedicatedType)>,
     fill: impl FnOnce(&mut write::BlockWriter) -> Result<(), BlockError>,
 ) -> Result<Block, BlockError> {
     let tmp = blocks_dir.join(format!("{id}{TMP_SUFFIX}"));
@@ -369,11 +390,14 @@ fn publish(
     let written = (|| -> Result<(BlockIndex, u64), BlockError> {
         fs::create_dir_all(blocks_dir)?;
         if dir.exists() {
-            return Err(BlockError::Io(io::Error::new(io::ErrorKind::AlreadyExists, format!("block {id} exists"))));
+            return Err(BlockError::Io(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("block {id} exists"),
+            )));
         }
         fs::create_dir(&tmp)?;
         let data_path = tmp.join(DATA_FILE);
-        let mut writer = write::BlockWriter::create(&data_path, level)?;
+        let mut writer = write::BlockWriter::create(&data_path, level, dedicated)?;
         fill(&mut writer)?;
         let index = writer.finish(&data_path)?;
         let bytes = index.to_bytes()?;
@@ -402,6 +426,34 @@ fn publish(
     }
 }
 
+/// The dedicated attribute columns worth having for `spans`: those of [`schema::DEDICATED`]
+/// seen, with their type, in a sample of the spans. Keys left out are kept in the packed values.
+fn dedicated_keys_used(spans: &[Span]) -> Vec<(Str, DedicatedType)> {
+    let step = (spans.len() / 20_000).max(1);
+    let mut used = vec![false; schema::DEDICATED.len()];
+    for span in spans.iter().step_by(step) {
+        for kv in span.attributes.iter() {
+            let found = schema::DEDICATED.iter().position(|(key, kind)| {
+                kv.key == *key
+                    && matches!(
+                        (kind, &kv.value),
+                        (DedicatedType::Str, kiseki_model::AnyValue::Str(_))
+                            | (DedicatedType::Int, kiseki_model::AnyValue::Int(_))
+                    )
+            });
+            if let Some(i) = found {
+                used[i] = true;
+            }
+        }
+    }
+    schema::DEDICATED
+        .iter()
+        .zip(used)
+        .filter(|(_, used)| *used)
+        .map(|((key, kind), _)| (Str::new(key), *kind))
+        .collect()
+}
+
 /// Makes a directory's entries (creations, renames) durable.
 fn sync_dir(dir: &Path) -> Result<(), BlockError> {
     #[cfg(unix)]
@@ -410,4 +462,3 @@ fn sync_dir(dir: &Path) -> Result<(), BlockError> {
     let _ = dir;
     Ok(())
 }
-

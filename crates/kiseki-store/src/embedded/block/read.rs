@@ -9,11 +9,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{
     Array, ArrayRef, BinaryArray, BooleanArray, DictionaryArray, FixedSizeBinaryArray, Int32Array,
-    Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray, UInt8Array,
-    UInt32Array, UInt64Array,
+    Int64Array, ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray, UInt32Array,
+    UInt64Array,
 };
 use bytes::{Buf, Bytes};
 use kiseki_model::{
@@ -29,7 +29,7 @@ use parquet::file::reader::{ChunkReader, Length};
 
 use super::BlockError;
 use super::index::{BlockIndex, Checksummed, xxh64};
-use super::schema::{self, DedicatedType, REMOTE_PARENT, ROOT};
+use super::schema::{self, DedicatedType, EventBits, REMOTE_PARENT, ROOT, SpanBits};
 use super::shape::Slot;
 use super::values::{Corrupt, Reader};
 
@@ -68,7 +68,9 @@ impl ChunkReader for LoadedRanges {
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
         let i = self.ranges.partition_point(|(s, _)| *s <= start);
         let (s, bytes) = i.checked_sub(1).and_then(|i| self.ranges.get(i)).ok_or_else(|| {
-            parquet::errors::ParquetError::General(format!("read at {start} outside the verified ranges"))
+            parquet::errors::ParquetError::General(format!(
+                "read at {start} outside the verified ranges"
+            ))
         })?;
         let len = (bytes.len() as u64).saturating_sub(start - s);
         Ok(self.find(start, len)?.reader())
@@ -124,15 +126,10 @@ pub struct ColumnNumbers {
     pub resource: usize,
     pub scope: usize,
     pub name: usize,
-    pub kind: usize,
-    pub status_code: usize,
+    pub span_bits: usize,
     pub status_message: usize,
-    pub flags: usize,
     pub trace_state: usize,
-    pub dropped_attributes: usize,
-    pub dropped_events: usize,
-    pub dropped_links: usize,
-    pub shape: usize,
+    pub dropped: usize,
     pub attributes: usize,
     pub events: usize,
     pub links: usize,
@@ -169,9 +166,11 @@ impl DataFile {
         }
         for (group, info) in parquet.row_groups().iter().zip(&index.row_groups) {
             let ranges_match = group.columns().len() == info.chunks.len()
-                && group.columns().iter().zip(&info.chunks).all(|(column, chunk)| {
-                    column.byte_range() == (chunk.start, chunk.len)
-                });
+                && group
+                    .columns()
+                    .iter()
+                    .zip(&info.chunks)
+                    .all(|(column, chunk)| column.byte_range() == (chunk.start, chunk.len));
             if !ranges_match || u64::try_from(group.num_rows()).ok() != Some(info.rows) {
                 return Err(corrupt("data file and index disagree on a row group"));
             }
@@ -191,15 +190,10 @@ impl DataFile {
             resource: number(schema::RESOURCE)?,
             scope: number(schema::SCOPE)?,
             name: number(schema::NAME)?,
-            kind: number(schema::KIND)?,
-            status_code: number(schema::STATUS_CODE)?,
+            span_bits: number(schema::SPAN_BITS)?,
             status_message: number(schema::STATUS_MESSAGE)?,
-            flags: number(schema::FLAGS)?,
             trace_state: number(schema::TRACE_STATE)?,
-            dropped_attributes: number(schema::DROPPED_ATTRIBUTES)?,
-            dropped_events: number(schema::DROPPED_EVENTS)?,
-            dropped_links: number(schema::DROPPED_LINKS)?,
-            shape: number(schema::SHAPE)?,
+            dropped: number(schema::DROPPED)?,
             attributes: number(schema::ATTRIBUTES)?,
             events: number(schema::EVENTS)?,
             links: number(schema::LINKS)?,
@@ -233,7 +227,12 @@ impl DataFile {
     }
 
     /// Reads and verifies the chunks of `roots` in one row group.
-    fn load(&self, index: &BlockIndex, group: usize, roots: &[usize]) -> Result<LoadedRanges, BlockError> {
+    fn load(
+        &self,
+        index: &BlockIndex,
+        group: usize,
+        roots: &[usize],
+    ) -> Result<LoadedRanges, BlockError> {
         let info = index.row_groups.get(group).ok_or_else(|| corrupt("no such row group"))?;
         let mut leaves: Vec<usize> =
             roots.iter().filter_map(|&r| self.leaves_of_root.get(r)).flatten().copied().collect();
@@ -268,10 +267,11 @@ impl DataFile {
         let loaded = self.load(index, group, &load_roots)?;
         let descriptor = self.metadata.parquet_schema();
         let rows = index.row_groups[group].rows as usize;
-        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(loaded, self.metadata.clone())
-            .with_row_groups(vec![group])
-            .with_projection(ProjectionMask::roots(descriptor, roots.iter().copied()))
-            .with_batch_size(rows.max(1));
+        let mut builder =
+            ParquetRecordBatchReaderBuilder::new_with_metadata(loaded, self.metadata.clone())
+                .with_row_groups(vec![group])
+                .with_projection(ProjectionMask::roots(descriptor, roots.iter().copied()))
+                .with_batch_size(rows.max(1));
         if let Some(selection) = selection {
             builder = builder.with_row_selection(selection);
         }
@@ -313,7 +313,8 @@ impl DataFile {
         let locations = offsets.page_locations();
         let mut ranges = Vec::new();
         for (page, location) in locations.iter().enumerate() {
-            let (Some(min), Some(max)) = (column_index.min_value(page), column_index.max_value(page))
+            let (Some(min), Some(max)) =
+                (column_index.min_value(page), column_index.max_value(page))
             else {
                 return None;
             };
@@ -334,7 +335,11 @@ pub fn corrupt(what: impl Into<String>) -> BlockError {
     BlockError::Corrupt(what.into())
 }
 
-fn column<'a, T: 'static>(batch: &'a RecordBatch, index: usize, what: &str) -> Result<&'a T, BlockError> {
+fn column<'a, T: 'static>(
+    batch: &'a RecordBatch,
+    index: usize,
+    what: &str,
+) -> Result<&'a T, BlockError> {
     batch
         .column(index)
         .as_any()
@@ -368,7 +373,8 @@ impl<'a> TextColumn<'a> {
         if self.keys.is_null(row) {
             return Ok(None);
         }
-        let key = usize::try_from(self.keys.value(row)).map_err(|_| corrupt("negative dictionary key"))?;
+        let key = usize::try_from(self.keys.value(row))
+            .map_err(|_| corrupt("negative dictionary key"))?;
         self.values.get(key).map(Some).ok_or_else(|| corrupt("dictionary key out of range"))
     }
 
@@ -388,7 +394,8 @@ impl<'a> TextColumn<'a> {
 
 /// The trace id of a row.
 pub fn trace_id_at(ids: &FixedSizeBinaryArray, row: usize) -> Result<TraceId, BlockError> {
-    let bytes: [u8; 16] = ids.value(row).try_into().map_err(|_| corrupt("trace id of the wrong width"))?;
+    let bytes: [u8; 16] =
+        ids.value(row).try_into().map_err(|_| corrupt("trace id of the wrong width"))?;
     TraceId::from_bytes(bytes).ok_or_else(|| corrupt("zero trace id"))
 }
 
@@ -404,23 +411,16 @@ struct SpanColumns<'a> {
     resource: &'a UInt32Array,
     scope: &'a UInt32Array,
     name: TextColumn<'a>,
-    kind: &'a UInt8Array,
-    status_code: &'a UInt8Array,
+    span_bits: &'a UInt64Array,
     status_message: TextColumn<'a>,
-    flags: &'a UInt32Array,
     trace_state: TextColumn<'a>,
-    dropped_attributes: &'a UInt32Array,
-    dropped_events: &'a UInt32Array,
-    dropped_links: &'a UInt32Array,
-    shape: &'a UInt32Array,
+    dropped: &'a BinaryArray,
     attributes: &'a BinaryArray,
     events: &'a ListArray,
-    event_from_end: &'a BooleanArray,
     event_offset: &'a Int64Array,
     event_name: TextColumn<'a>,
-    event_shape: &'a UInt32Array,
+    event_bits: &'a UInt64Array,
     event_attributes: &'a BinaryArray,
-    event_dropped: &'a UInt32Array,
     links: &'a BinaryArray,
     dedicated: Vec<DedicatedValues<'a>>,
 }
@@ -446,7 +446,9 @@ impl<'a> DedicatedValues<'a> {
     pub fn value(&self, row: usize) -> Result<Option<AnyValue>, BlockError> {
         Ok(match self {
             DedicatedValues::Str(text) => text.get(row)?.map(|s| AnyValue::Str(s.clone())),
-            DedicatedValues::Int(ints) => (!ints.is_null(row)).then(|| AnyValue::Int(ints.value(row))),
+            DedicatedValues::Int(ints) => {
+                (!ints.is_null(row)).then(|| AnyValue::Int(ints.value(row)))
+            }
         })
     }
 }
@@ -460,7 +462,11 @@ fn typed<'a, T: arrow_array::types::ArrowPrimitiveType>(
 }
 
 impl<'a> SpanColumns<'a> {
-    fn new(batch: &'a RecordBatch, c: &ColumnNumbers, index: &BlockIndex) -> Result<Self, BlockError> {
+    fn new(
+        batch: &'a RecordBatch,
+        c: &ColumnNumbers,
+        index: &BlockIndex,
+    ) -> Result<Self, BlockError> {
         let events = column::<ListArray>(batch, c.events, "events")?;
         let event_struct = events
             .values()
@@ -468,7 +474,9 @@ impl<'a> SpanColumns<'a> {
             .downcast_ref::<StructArray>()
             .ok_or_else(|| corrupt("events are not structs"))?;
         let event_child = |name: &str| -> Result<&'a ArrayRef, BlockError> {
-            event_struct.column_by_name(name).ok_or_else(|| corrupt(format!("events have no {name}")))
+            event_struct
+                .column_by_name(name)
+                .ok_or_else(|| corrupt(format!("events have no {name}")))
         };
         Ok(Self {
             trace_id: column(batch, c.trace_id, "trace_id")?,
@@ -481,38 +489,25 @@ impl<'a> SpanColumns<'a> {
             resource: typed::<UInt32Type>(batch, c.resource, "resource")?,
             scope: typed::<UInt32Type>(batch, c.scope, "scope")?,
             name: TextColumn::new(batch.column(c.name), "name")?,
-            kind: typed::<UInt8Type>(batch, c.kind, "kind")?,
-            status_code: typed::<UInt8Type>(batch, c.status_code, "status_code")?,
+            span_bits: typed::<UInt64Type>(batch, c.span_bits, "span_bits")?,
             status_message: TextColumn::new(batch.column(c.status_message), "status_message")?,
-            flags: typed::<UInt32Type>(batch, c.flags, "flags")?,
             trace_state: TextColumn::new(batch.column(c.trace_state), "trace_state")?,
-            dropped_attributes: typed::<UInt32Type>(batch, c.dropped_attributes, "dropped")?,
-            dropped_events: typed::<UInt32Type>(batch, c.dropped_events, "dropped")?,
-            dropped_links: typed::<UInt32Type>(batch, c.dropped_links, "dropped")?,
-            shape: typed::<UInt32Type>(batch, c.shape, "shape")?,
+            dropped: column(batch, c.dropped, "dropped")?,
             attributes: column(batch, c.attributes, "attributes")?,
             events,
-            event_from_end: event_child(schema::event::FROM_END)?
-                .as_any()
-                .downcast_ref()
-                .ok_or_else(|| corrupt("event from_end"))?,
             event_offset: event_child(schema::event::OFFSET)?
                 .as_any()
                 .downcast_ref()
                 .ok_or_else(|| corrupt("event offset"))?,
             event_name: TextColumn::new(event_child(schema::event::NAME)?, "event name")?,
-            event_shape: event_child(schema::event::SHAPE)?
+            event_bits: event_child(schema::event::BITS)?
                 .as_any()
                 .downcast_ref()
-                .ok_or_else(|| corrupt("event shape"))?,
+                .ok_or_else(|| corrupt("event bits"))?,
             event_attributes: event_child(schema::event::ATTRIBUTES)?
                 .as_any()
                 .downcast_ref()
                 .ok_or_else(|| corrupt("event attributes"))?,
-            event_dropped: event_child(schema::event::DROPPED)?
-                .as_any()
-                .downcast_ref()
-                .ok_or_else(|| corrupt("event dropped"))?,
             links: column(batch, c.links, "links")?,
             dedicated: index
                 .dedicated
@@ -561,7 +556,8 @@ impl<'i> SpanDecoder<'i> {
             let start = self.previous_start.wrapping_add(c.start_gap.value(row) as u64);
             self.previous_start = start;
             let end = start.wrapping_add(c.duration.value(row) as u64);
-            let span_id = SpanId::new(c.span_id.value(row)).ok_or_else(|| corrupt("zero span id"))?;
+            let span_id =
+                SpanId::new(c.span_id.value(row)).ok_or_else(|| corrupt("zero span id"))?;
             let mut span = Span::new(trace_id, span_id);
             let parent = c.parent.value(row);
             if parent == REMOTE_PARENT {
@@ -571,24 +567,30 @@ impl<'i> SpanDecoder<'i> {
                 if span.parent_span_id.is_none() {
                     return Err(corrupt("remote parent without a span id"));
                 }
-            } else if parent != ROOT && (parent < 0 || parent as usize >= self.current.len() + 1) {
-                return Err(corrupt("parent row out of range"));
+            } else if parent != ROOT && parent < 0 {
+                return Err(corrupt("negative parent row"));
             }
             span.start_time_unix_nano = start;
             span.end_time_unix_nano = end;
+            let bits =
+                SpanBits::unpack(c.span_bits.value(row)).ok_or_else(|| corrupt("bad span bits"))?;
             span.trace_state = c.trace_state.text(row)?;
-            span.flags = c.flags.value(row);
+            span.flags = bits.flags;
             span.name = c.name.text(row)?;
-            span.kind = SpanKind::from_number(i64::from(c.kind.value(row)))
+            span.kind = SpanKind::from_number(i64::from(bits.kind))
                 .ok_or_else(|| corrupt("unknown span kind"))?;
             span.status = Status {
-                code: StatusCode::from_number(i64::from(c.status_code.value(row)))
+                code: StatusCode::from_number(i64::from(bits.status_code))
                     .ok_or_else(|| corrupt("unknown status code"))?,
                 message: c.status_message.text(row)?,
             };
-            span.dropped_attributes_count = c.dropped_attributes.value(row);
-            span.dropped_events_count = c.dropped_events.value(row);
-            span.dropped_links_count = c.dropped_links.value(row);
+            if !c.dropped.is_null(row) {
+                let mut reader = Reader::new(c.dropped.value(row));
+                span.dropped_attributes_count = reader.varint_u32().map_err(from_corrupt)?;
+                span.dropped_events_count = reader.varint_u32().map_err(from_corrupt)?;
+                span.dropped_links_count = reader.varint_u32().map_err(from_corrupt)?;
+                reader.finish("dropped counts").map_err(from_corrupt)?;
+            }
             span.resource = Arc::clone(
                 self.index
                     .resources
@@ -596,25 +598,29 @@ impl<'i> SpanDecoder<'i> {
                     .ok_or_else(|| corrupt("resource out of range"))?,
             );
             span.scope = Arc::clone(
-                self.index.scopes.get(c.scope.value(row) as usize).ok_or_else(|| corrupt("scope out of range"))?,
+                self.index
+                    .scopes
+                    .get(c.scope.value(row) as usize)
+                    .ok_or_else(|| corrupt("scope out of range"))?,
             );
-            let shape = (!c.shape.is_null(row)).then(|| c.shape.value(row));
-            span.attributes = self.attributes(shape, c.attributes.value(row), Some((&c.dedicated, row)))?;
+            span.attributes =
+                self.attributes(bits.shape, c.attributes.value(row), Some((&c.dedicated, row)))?;
             let (from, to) = (event_offsets[row] as usize, event_offsets[row + 1] as usize);
             span.events.reserve(to.saturating_sub(from));
             for e in from..to {
                 let offset = c.event_offset.value(e) as u64;
-                let time_unix_nano = if c.event_from_end.value(e) {
+                let bits = EventBits::unpack(c.event_bits.value(e))
+                    .ok_or_else(|| corrupt("bad event bits"))?;
+                let time_unix_nano = if bits.from_end {
                     end.wrapping_sub(offset)
                 } else {
                     start.wrapping_add(offset)
                 };
-                let shape = (!c.event_shape.is_null(e)).then(|| c.event_shape.value(e));
                 span.events.push(Event {
                     time_unix_nano,
                     name: c.event_name.text(e)?,
-                    attributes: self.attributes(shape, c.event_attributes.value(e), None)?,
-                    dropped_attributes_count: c.event_dropped.value(e),
+                    attributes: self.attributes(bits.shape, c.event_attributes.value(e), None)?,
+                    dropped_attributes_count: bits.dropped_attributes,
                 });
             }
             if !c.links.is_null(row) {
@@ -640,14 +646,18 @@ impl<'i> SpanDecoder<'i> {
             reader.finish("attributes").map_err(from_corrupt)?;
             return Ok(Attributes(entries));
         };
-        let shape = self.index.shapes.get(shape as usize).ok_or_else(|| corrupt("shape out of range"))?;
+        let shape =
+            self.index.shapes.get(shape as usize).ok_or_else(|| corrupt("shape out of range"))?;
         let mut entries = Vec::with_capacity(shape.entries.len());
         for (key, slot) in &shape.entries {
             let value = match *slot {
                 Slot::Generic(tag) => reader.payload(tag).map_err(from_corrupt)?,
                 Slot::Dedicated(i) => {
-                    let (columns, row) = dedicated.ok_or_else(|| corrupt("dedicated slot in an event"))?;
-                    let column = columns.get(usize::from(i)).ok_or_else(|| corrupt("no such dedicated column"))?;
+                    let (columns, row) =
+                        dedicated.ok_or_else(|| corrupt("dedicated slot in an event"))?;
+                    let column = columns
+                        .get(usize::from(i))
+                        .ok_or_else(|| corrupt("no such dedicated column"))?;
                     column.value(row)?.ok_or_else(|| corrupt("dedicated value missing"))?
                 }
             };
@@ -666,7 +676,8 @@ impl<'i> SpanDecoder<'i> {
         let mut spans = Vec::with_capacity(self.current.len());
         for (mut span, parent) in self.current.drain(..) {
             if parent >= 0 {
-                let parent_id = ids.get(parent as usize).ok_or_else(|| corrupt("parent row out of range"))?;
+                let parent_id =
+                    ids.get(parent as usize).ok_or_else(|| corrupt("parent row out of range"))?;
                 span.parent_span_id = Some(*parent_id);
             }
             spans.push(span);

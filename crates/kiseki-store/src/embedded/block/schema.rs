@@ -9,10 +9,12 @@
 
 use std::sync::Arc;
 
+use kiseki_model::Str;
+
 use arrow_schema::{DataType, Field, Fields, Schema, SchemaRef};
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties, WriterVersion};
-use parquet::schema::types::{ColumnPath, SchemaDescriptor};
+use parquet::schema::types::SchemaDescriptor;
 
 /// The version of the block layout (Parquet columns and index file) this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -40,16 +42,13 @@ pub const DURATION: &str = "duration";
 pub const RESOURCE: &str = "resource";
 pub const SCOPE: &str = "scope";
 pub const NAME: &str = "name";
-pub const KIND: &str = "kind";
-pub const STATUS_CODE: &str = "status_code";
+/// Kind, status code, W3C flags and attribute shape of a span in one integer ([`SpanBits`]):
+/// they repeat together, so one dictionary-encoded column holds them cheaply.
+pub const SPAN_BITS: &str = "span_bits";
 pub const STATUS_MESSAGE: &str = "status_message";
-pub const FLAGS: &str = "flags";
 pub const TRACE_STATE: &str = "trace_state";
-pub const DROPPED_ATTRIBUTES: &str = "dropped_attributes";
-pub const DROPPED_EVENTS: &str = "dropped_events";
-pub const DROPPED_LINKS: &str = "dropped_links";
-/// Index into the block's shape table; null when the keys are written inline.
-pub const SHAPE: &str = "shape";
+/// Dropped attribute, event and link counts as three varints; null when all are zero.
+pub const DROPPED: &str = "dropped";
 /// Values of the attributes that have no dedicated column.
 pub const ATTRIBUTES: &str = "attributes";
 pub const EVENTS: &str = "events";
@@ -62,13 +61,91 @@ pub const REMOTE_PARENT: i32 = -2;
 
 /// Fields of an event inside the `events` list.
 pub mod event {
-    /// Whether `offset` counts back from the span's end rather than on from its start.
-    pub const FROM_END: &str = "from_end";
+    /// Time from the span's start, or back from its end ([`super::EventBits::from_end`]),
+    /// wrapping: exact for any time.
     pub const OFFSET: &str = "offset";
     pub const NAME: &str = "name";
-    pub const SHAPE: &str = "shape";
+    /// Attribute shape, dropped count and where the time is measured from ([`super::EventBits`]).
+    pub const BITS: &str = "bits";
     pub const ATTRIBUTES: &str = "attributes";
-    pub const DROPPED: &str = "dropped";
+}
+
+/// The shape code of an attribute list written inline.
+const INLINE_SHAPE: u64 = super::shape::MAX_SHAPES as u64;
+const SHAPE_MASK: u64 = (1 << 17) - 1;
+
+/// What [`SPAN_BITS`] packs: shape code in bits 0..17 ([`MAX_SHAPES`](super::shape::MAX_SHAPES)
+/// for inline), kind in 17..20, status code in 20..22, flags in 22..54.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpanBits {
+    pub shape: Option<u32>,
+    pub kind: u8,
+    pub status_code: u8,
+    pub flags: u32,
+}
+
+impl SpanBits {
+    pub fn pack(self) -> u64 {
+        shape_code(self.shape)
+            | u64::from(self.kind & 7) << 17
+            | u64::from(self.status_code & 3) << 20
+            | u64::from(self.flags) << 22
+    }
+
+    pub fn unpack(bits: u64) -> Option<Self> {
+        Some(Self {
+            shape: shape_of_code(bits & SHAPE_MASK)?,
+            kind: ((bits >> 17) & 7) as u8,
+            status_code: ((bits >> 20) & 3) as u8,
+            flags: u32::try_from(bits >> 22).ok()?,
+        })
+    }
+
+    /// The status code alone, for searches for errors.
+    pub fn status_code_of(bits: u64) -> u8 {
+        ((bits >> 20) & 3) as u8
+    }
+
+    pub fn shape_of(bits: u64) -> Option<Option<u32>> {
+        shape_of_code(bits & SHAPE_MASK)
+    }
+}
+
+/// What an event's `bits` pack: shape code in bits 0..17, whether the offset counts back from
+/// the span's end in bit 17, the dropped attribute count in bits 18..50.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventBits {
+    pub shape: Option<u32>,
+    pub from_end: bool,
+    pub dropped_attributes: u32,
+}
+
+impl EventBits {
+    pub fn pack(self) -> u64 {
+        shape_code(self.shape)
+            | u64::from(self.from_end) << 17
+            | u64::from(self.dropped_attributes) << 18
+    }
+
+    pub fn unpack(bits: u64) -> Option<Self> {
+        Some(Self {
+            shape: shape_of_code(bits & SHAPE_MASK)?,
+            from_end: bits & (1 << 17) != 0,
+            dropped_attributes: u32::try_from(bits >> 18).ok()?,
+        })
+    }
+}
+
+fn shape_code(shape: Option<u32>) -> u64 {
+    shape.map_or(INLINE_SHAPE, |s| u64::from(s).min(INLINE_SHAPE))
+}
+
+fn shape_of_code(code: u64) -> Option<Option<u32>> {
+    match code {
+        INLINE_SHAPE => Some(None),
+        c if c < INLINE_SHAPE => Some(Some(c as u32)),
+        _ => None,
+    }
 }
 
 /// The type of a dedicated attribute column.
@@ -139,12 +216,10 @@ fn dictionary_utf8() -> DataType {
 /// The struct of one event inside the `events` list.
 pub fn event_fields() -> Fields {
     Fields::from(vec![
-        Field::new(event::FROM_END, DataType::Boolean, false),
         Field::new(event::OFFSET, DataType::Int64, false),
         Field::new(event::NAME, dictionary_utf8(), false),
-        Field::new(event::SHAPE, DataType::UInt32, true),
+        Field::new(event::BITS, DataType::UInt64, false),
         Field::new(event::ATTRIBUTES, DataType::Binary, false),
-        Field::new(event::DROPPED, DataType::UInt32, false),
     ])
 }
 
@@ -153,7 +228,7 @@ pub fn event_list_field() -> Arc<Field> {
 }
 
 /// The Arrow schema of a block with dedicated columns for `dedicated` keys.
-pub fn arrow_schema(dedicated: &[(String, DedicatedType)]) -> SchemaRef {
+pub fn arrow_schema(dedicated: &[(Str, DedicatedType)]) -> SchemaRef {
     let mut fields = vec![
         Field::new(TRACE_ID, DataType::FixedSizeBinary(16), false),
         Field::new(SPAN_ID, DataType::UInt64, false),
@@ -165,15 +240,10 @@ pub fn arrow_schema(dedicated: &[(String, DedicatedType)]) -> SchemaRef {
         Field::new(RESOURCE, DataType::UInt32, false),
         Field::new(SCOPE, DataType::UInt32, false),
         Field::new(NAME, dictionary_utf8(), false),
-        Field::new(KIND, DataType::UInt8, false),
-        Field::new(STATUS_CODE, DataType::UInt8, false),
+        Field::new(SPAN_BITS, DataType::UInt64, false),
         Field::new(STATUS_MESSAGE, dictionary_utf8(), false),
-        Field::new(FLAGS, DataType::UInt32, false),
         Field::new(TRACE_STATE, dictionary_utf8(), false),
-        Field::new(DROPPED_ATTRIBUTES, DataType::UInt32, false),
-        Field::new(DROPPED_EVENTS, DataType::UInt32, false),
-        Field::new(DROPPED_LINKS, DataType::UInt32, false),
-        Field::new(SHAPE, DataType::UInt32, true),
+        Field::new(DROPPED, DataType::Binary, true),
         Field::new(ATTRIBUTES, DataType::Binary, false),
         Field::new(EVENTS, DataType::List(event_list_field()), false),
         Field::new(LINKS, DataType::Binary, true),
@@ -191,8 +261,10 @@ pub fn arrow_schema(dedicated: &[(String, DedicatedType)]) -> SchemaRef {
 /// How each Parquet column is encoded and compressed.
 pub fn writer_properties(parquet_schema: &SchemaDescriptor) -> WriterProperties {
     let zstd = Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default());
+    // Version 1 data pages compress repetition and definition levels with the values; in
+    // version 2 pages they stay raw and cost more than the values of most columns here.
     let mut builder = WriterProperties::builder()
-        .set_writer_version(WriterVersion::PARQUET_2_0)
+        .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_compression(zstd)
         .set_max_row_group_row_count(None)
         .set_data_page_row_count_limit(PAGE_ROWS)
@@ -201,8 +273,9 @@ pub fn writer_properties(parquet_schema: &SchemaDescriptor) -> WriterProperties 
         .set_created_by(format!("kiseki block format {FORMAT_VERSION}"));
     for column in parquet_schema.columns() {
         let path = column.path().clone();
-        let leaf = path.parts().last().map(String::as_str).unwrap_or_default();
-        let top = path.parts().first().map(String::as_str).unwrap_or_default();
+        let leaf = path.parts().last().cloned().unwrap_or_default();
+        let top = path.parts().first().cloned().unwrap_or_default();
+        let (top, leaf) = (top.as_str(), leaf.as_str());
         builder = match (top, leaf) {
             // The page index of the trace id lets a lookup decode only the pages of one trace.
             (TRACE_ID, _) => builder
@@ -211,17 +284,16 @@ pub fn writer_properties(parquet_schema: &SchemaDescriptor) -> WriterProperties 
             (SPAN_ID | PARENT_SPAN_ID, _) => builder
                 .set_column_dictionary_enabled(path.clone(), false)
                 .set_column_compression(path, Compression::UNCOMPRESSED),
-            (TRACE_START | START_GAP | DURATION | ATTRIBUTES | LINKS, _)
-            | (EVENTS, event::OFFSET | event::ATTRIBUTES) => {
+            // Times are near-random in their low bytes: split into byte planes, zstd squeezes
+            // the mostly-zero high planes.
+            (TRACE_START | START_GAP | DURATION, _) | (EVENTS, event::OFFSET) => builder
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_encoding(path, Encoding::BYTE_STREAM_SPLIT),
+            (ATTRIBUTES | LINKS | DROPPED, _) | (EVENTS, event::ATTRIBUTES) => {
                 builder.set_column_dictionary_enabled(path, false)
             }
             _ => builder,
         };
     }
     builder.build()
-}
-
-/// The path of a top-level column, for properties set by name.
-pub fn column_path(name: &str) -> ColumnPath {
-    ColumnPath::new(vec![name.to_string()])
 }

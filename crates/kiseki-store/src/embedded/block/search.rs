@@ -6,12 +6,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::types::{Int32Type, Int64Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, BinaryArray, PrimitiveArray, RecordBatch};
 use kiseki_model::{StatusCode, TraceId};
 
 use super::read::{DedicatedValues, TextColumn, corrupt, from_corrupt, trace_id_at};
-use super::schema::ROOT;
+use super::schema::{ROOT, SpanBits};
 use super::shape::Slot;
 use super::values::{Reader, ValueTag};
 use super::{Block, BlockError};
@@ -23,7 +23,10 @@ enum KeyPlace {
     Absent,
     Dedicated(usize),
     /// The value is the `skip`-th packed value, after values of these types.
-    Packed { before: Vec<ValueTag>, tag: ValueTag },
+    Packed {
+        before: Vec<ValueTag>,
+        tag: ValueTag,
+    },
 }
 
 /// One attribute filter, prepared against the block's tables.
@@ -43,9 +46,8 @@ struct SearchColumns<'a> {
     duration: &'a PrimitiveArray<Int64Type>,
     resource: &'a PrimitiveArray<UInt32Type>,
     parent: &'a PrimitiveArray<Int32Type>,
-    status_code: &'a PrimitiveArray<UInt8Type>,
+    span_bits: &'a PrimitiveArray<UInt64Type>,
     name: TextColumn<'a>,
-    shape: Option<&'a PrimitiveArray<UInt32Type>>,
     attributes: Option<&'a BinaryArray>,
     /// Dedicated columns by index in the block's list; only those a filter needs.
     dedicated: Vec<Option<DedicatedValues<'a>>>,
@@ -78,7 +80,10 @@ impl Block {
             || index.max_start < query.start_unix_nano
             || index.min_start > query.end_unix_nano
             || query.service.as_deref().is_some_and(|s| !catalog.has_service(s))
-            || query.operation.as_deref().is_some_and(|o| !catalog.has_operation(query.service.as_deref(), o))
+            || query
+                .operation
+                .as_deref()
+                .is_some_and(|o| !catalog.has_operation(query.service.as_deref(), o))
             || query.attributes.iter().any(|f| !catalog.may_have_key(&f.key))
         {
             return Ok(Vec::new());
@@ -89,7 +94,8 @@ impl Block {
             .iter()
             .map(|r| query.service.as_deref().is_none_or(|s| r.service_name() == s))
             .collect();
-        let filters: Vec<PreparedFilter<'_>> = query.attributes.iter().map(|f| self.prepare(f)).collect();
+        let filters: Vec<PreparedFilter<'_>> =
+            query.attributes.iter().map(|f| self.prepare(f)).collect();
 
         let columns = &self.data().columns;
         let mut roots = vec![
@@ -99,15 +105,13 @@ impl Block {
             columns.duration,
             columns.resource,
             columns.parent,
-            columns.status_code,
+            columns.span_bits,
             columns.name,
         ];
         let needs_packed = filters.iter().any(|f| {
-            f.places.iter().any(|p| matches!(p, KeyPlace::Packed { .. })) || self.has_inline_shapes()
+            f.places.iter().any(|p| matches!(p, KeyPlace::Packed { .. }))
+                || self.has_inline_shapes()
         });
-        if !filters.is_empty() {
-            roots.push(columns.shape);
-        }
         if needs_packed {
             roots.push(columns.attributes);
         }
@@ -162,7 +166,16 @@ impl Block {
                         let span_end = start.wrapping_add(c.duration.value(r) as u64);
                         times.push(Row { start, end: span_end });
                         if !matched {
-                            matched = self.row_matches(query, &c, r, start, span_end, &service_ok, &name_ok, &filters)?;
+                            matched = self.row_matches(
+                                query,
+                                &c,
+                                r,
+                                start,
+                                span_end,
+                                &service_ok,
+                                &name_ok,
+                                &filters,
+                            )?;
                         }
                     }
                     if !matched {
@@ -171,7 +184,9 @@ impl Block {
                     let trace_id = trace_id_at(c.trace_id, first)?;
                     // Rows are sorted by start, so the first row starts the trace's part.
                     let key = (trace_start, Reverse(trace_id));
-                    if newest.len() >= limit && newest.peek().is_some_and(|Reverse(oldest)| key <= *oldest) {
+                    if newest.len() >= limit
+                        && newest.peek().is_some_and(|Reverse(oldest)| key <= *oldest)
+                    {
                         continue;
                     }
                     newest.push(Reverse(key));
@@ -208,7 +223,7 @@ impl Block {
             columns.duration,
             columns.resource,
             columns.parent,
-            columns.status_code,
+            columns.span_bits,
             columns.name,
         ];
         let mut summaries = Vec::new();
@@ -222,7 +237,9 @@ impl Block {
                 let mut row = 0;
                 while row < rows {
                     let first = row;
-                    let Some(trace_start) = c.trace_start.is_valid(row).then(|| c.trace_start.value(row)) else {
+                    let Some(trace_start) =
+                        c.trace_start.is_valid(row).then(|| c.trace_start.value(row))
+                    else {
                         return Err(corrupt("a trace's first row has no trace start"));
                     };
                     let mut end = row + 1;
@@ -237,7 +254,12 @@ impl Block {
                             Row { start, end: start.wrapping_add(c.duration.value(r) as u64) }
                         })
                         .collect();
-                    summaries.push(self.summarise(&c, trace_id_at(c.trace_id, first)?, first, &times)?);
+                    summaries.push(self.summarise(
+                        &c,
+                        trace_id_at(c.trace_id, first)?,
+                        first,
+                        &times,
+                    )?);
                 }
             }
         }
@@ -245,8 +267,7 @@ impl Block {
     }
 
     fn has_inline_shapes(&self) -> bool {
-        // Inline shapes are rare; a search with attribute filters then reads the packed values.
-        self.index().shapes.len() >= super::shape::MAX_SHAPES
+        self.index().has_inline_shapes
     }
 
     fn prepare<'q>(&self, filter: &'q AttributeFilter) -> PreparedFilter<'q> {
@@ -277,9 +298,15 @@ impl Block {
         PreparedFilter { filter, by_resource, places }
     }
 
-    fn search_columns<'a>(&self, batch: &'a RecordBatch, needed_dedicated: &[bool]) -> Result<SearchColumns<'a>, BlockError> {
+    fn search_columns<'a>(
+        &self,
+        batch: &'a RecordBatch,
+        needed_dedicated: &[bool],
+    ) -> Result<SearchColumns<'a>, BlockError> {
         use super::schema as s;
-        let by_name = |name: &str| batch.column_by_name(name).ok_or_else(|| corrupt(format!("no column {name}")));
+        let by_name = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| corrupt(format!("no column {name}")))
+        };
         let dedicated = self
             .index()
             .dedicated
@@ -302,9 +329,8 @@ impl Block {
             duration: primitive(batch, s::DURATION)?,
             resource: primitive(batch, s::RESOURCE)?,
             parent: primitive(batch, s::PARENT)?,
-            status_code: primitive(batch, s::STATUS_CODE)?,
+            span_bits: primitive(batch, s::SPAN_BITS)?,
             name: TextColumn::new(by_name(s::NAME)?, s::NAME)?,
-            shape: batch.column_by_name(s::SHAPE).and_then(|c| c.as_primitive_opt::<UInt32Type>()),
             attributes: batch.column_by_name(s::ATTRIBUTES).and_then(|c| c.as_binary_opt::<i32>()),
             dedicated,
         })
@@ -327,10 +353,15 @@ impl Block {
         let basic = start >= query.start_unix_nano
             && start <= query.end_unix_nano
             && service_ok.get(resource).copied().ok_or_else(|| corrupt("resource out of range"))?
-            && c.name.key(row).and_then(|k| name_ok.get(usize::try_from(k).ok()?)).copied().unwrap_or(false)
+            && c.name
+                .key(row)
+                .and_then(|k| name_ok.get(usize::try_from(k).ok()?))
+                .copied()
+                .unwrap_or(false)
             && query.min_duration_nanos.is_none_or(|min| duration >= min)
             && query.max_duration_nanos.is_none_or(|max| duration <= max)
-            && (!query.errors_only || c.status_code.value(row) == StatusCode::Error as u8);
+            && (!query.errors_only
+                || SpanBits::status_code_of(c.span_bits.value(row)) == StatusCode::Error as u8);
         if !basic {
             return Ok(false);
         }
@@ -345,25 +376,37 @@ impl Block {
         Ok(true)
     }
 
-    fn span_attribute_matches(&self, c: &SearchColumns<'_>, row: usize, filter: &PreparedFilter<'_>) -> Result<bool, BlockError> {
-        let shapes = c.shape.ok_or_else(|| corrupt("shape column not read"))?;
+    fn span_attribute_matches(
+        &self,
+        c: &SearchColumns<'_>,
+        row: usize,
+        filter: &PreparedFilter<'_>,
+    ) -> Result<bool, BlockError> {
+        let shape =
+            SpanBits::shape_of(c.span_bits.value(row)).ok_or_else(|| corrupt("bad span bits"))?;
         let wanted = filter.filter.value.as_str();
-        if shapes.is_null(row) {
+        let Some(shape) = shape else {
             let packed = c.attributes.ok_or_else(|| corrupt("attributes not read"))?;
             let mut reader = Reader::new(packed.value(row));
             let entries = reader.key_values().map_err(from_corrupt)?;
             let first = entries.iter().find(|kv| kv.key == filter.filter.key.as_str());
             return Ok(first.is_some_and(|kv| value_reads_as(&kv.value, wanted)));
-        }
-        let place = filter.places.get(shapes.value(row) as usize).ok_or_else(|| corrupt("shape out of range"))?;
+        };
+        let place =
+            filter.places.get(shape as usize).ok_or_else(|| corrupt("shape out of range"))?;
         Ok(match place {
             KeyPlace::Absent => false,
             KeyPlace::Dedicated(i) => {
-                let column = c.dedicated.get(*i).and_then(Option::as_ref).ok_or_else(|| corrupt("dedicated column not read"))?;
+                let column = c
+                    .dedicated
+                    .get(*i)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| corrupt("dedicated column not read"))?;
                 match column {
                     DedicatedValues::Str(text) => text.get(row)?.is_some_and(|v| v == wanted),
                     DedicatedValues::Int(ints) => {
-                        ints.is_valid(row) && wanted.parse::<i64>().is_ok_and(|w| w == ints.value(row))
+                        ints.is_valid(row)
+                            && wanted.parse::<i64>().is_ok_and(|w| w == ints.value(row))
                     }
                 }
             }
@@ -379,7 +422,13 @@ impl Block {
         })
     }
 
-    fn summarise(&self, c: &SearchColumns<'_>, trace_id: TraceId, first: usize, times: &[Row]) -> Result<TraceSummary, BlockError> {
+    fn summarise(
+        &self,
+        c: &SearchColumns<'_>,
+        trace_id: TraceId,
+        first: usize,
+        times: &[Row],
+    ) -> Result<TraceSummary, BlockError> {
         let mut builder = SummaryBuilder::default();
         for (i, time) in times.iter().enumerate() {
             let row = first + i;
@@ -396,7 +445,7 @@ impl Block {
                 c.parent.value(row) == ROOT,
                 time.start,
                 time.end,
-                c.status_code.value(row) == StatusCode::Error as u8,
+                SpanBits::status_code_of(c.span_bits.value(row)) == StatusCode::Error as u8,
             );
         }
         builder.finish().ok_or_else(|| corrupt("empty trace"))

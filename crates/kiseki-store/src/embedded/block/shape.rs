@@ -61,7 +61,10 @@ impl Shape {
         }
     }
 
-    pub fn decode(reader: &mut Reader<'_>, dedicated: &[(Str, DedicatedType)]) -> Result<Self, Corrupt> {
+    pub fn decode(
+        reader: &mut Reader<'_>,
+        dedicated: &[(Str, DedicatedType)],
+    ) -> Result<Self, Corrupt> {
         let count = reader.count()?;
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
@@ -143,7 +146,8 @@ impl ShapeTable {
         }
         let id = self.shapes.len() as u32;
         candidates.push(id);
-        let entries = attributes.iter().zip(&self.slots).map(|(kv, s)| (kv.key.clone(), *s)).collect();
+        let entries =
+            attributes.iter().zip(&self.slots).map(|(kv, s)| (kv.key.clone(), *s)).collect();
         self.shapes.push(Shape { entries });
         Some(id)
     }

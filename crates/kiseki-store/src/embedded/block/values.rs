@@ -5,8 +5,6 @@
 //! Integers are LEB128 varints (signed ones zig-zagged), strings are a length and UTF-8 bytes.
 //! Every read is bounds-checked and fails with [`Corrupt`] instead of panicking.
 
-use std::sync::Arc;
-
 use kiseki_model::{AnyValue, Attributes, KeyValue, Link, Resource, Scope, SpanId, Str, TraceId};
 
 /// Deepest nesting of arrays and maps a reader accepts; OTLP values are never near this deep.
@@ -265,6 +263,7 @@ impl<'a> Reader<'a> {
         })
     }
 
+    #[cfg(test)]
     pub fn value(&mut self) -> Result<AnyValue, Corrupt> {
         let tag = ValueTag::from_byte(self.byte()?)?;
         self.payload(tag)
@@ -345,11 +344,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Shares equal resources or scopes read from one table.
-pub fn shared<T>(items: Vec<T>) -> Vec<Arc<T>> {
-    items.into_iter().map(Arc::new).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,7 +352,10 @@ mod tests {
     fn values_round_trip_and_bad_bytes_are_errors() {
         let nested = AnyValue::Array(vec![
             AnyValue::Int(-5),
-            AnyValue::Map(vec![KeyValue::new("k", 1.5), KeyValue::new("b", AnyValue::Bytes(vec![0, 255]))]),
+            AnyValue::Map(vec![
+                KeyValue::new("k", 1.5),
+                KeyValue::new("b", AnyValue::Bytes(vec![0, 255])),
+            ]),
             AnyValue::Empty,
             AnyValue::Bool(true),
             AnyValue::Str(Str::new("x")),

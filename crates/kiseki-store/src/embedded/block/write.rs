@@ -9,9 +9,8 @@ use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BinaryArray, BooleanArray, DictionaryArray, FixedSizeBinaryArray, Int32Array,
-    Int64Array, ListArray, RecordBatch, StringArray, StructArray, UInt8Array, UInt32Array,
-    UInt64Array,
+    ArrayRef, BinaryArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array,
+    ListArray, RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array,
 };
 use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
@@ -24,9 +23,11 @@ use super::BlockError;
 use super::bloom::TraceBloom;
 use super::catalog::CatalogBuilder;
 use super::index::{BlockIndex, Checksummed, RowGroupInfo, xxh64};
-use super::schema::{self, DedicatedType, REMOTE_PARENT, ROOT, ROW_GROUP_ROWS};
+use super::schema::{
+    self, DedicatedType, EventBits, REMOTE_PARENT, ROOT, ROW_GROUP_ROWS, SpanBits,
+};
 use super::shape::{ShapeTable, Slot};
-use super::values::{put_key_values, put_links, put_payload, put_resource, put_scope};
+use super::values::{put_key_values, put_links, put_payload, put_resource, put_scope, put_varint};
 
 /// A row group is also cut when its packed values pass this many bytes.
 const ROW_GROUP_BYTES: usize = 128 << 20;
@@ -165,23 +166,16 @@ struct Columns {
     resource: Vec<u32>,
     scope: Vec<u32>,
     name: DictColumn,
-    kind: Vec<u8>,
-    status_code: Vec<u8>,
+    span_bits: Vec<u64>,
     status_message: DictColumn,
-    flags: Vec<u32>,
     trace_state: DictColumn,
-    dropped_attributes: Vec<u32>,
-    dropped_events: Vec<u32>,
-    dropped_links: Vec<u32>,
-    shape: Vec<Option<u32>>,
+    dropped: BinaryColumn,
     attributes: BinaryColumn,
     event_offsets: Vec<i32>,
-    event_from_end: Vec<bool>,
     event_offset: Vec<i64>,
     event_name: DictColumn,
-    event_shape: Vec<Option<u32>>,
+    event_bits: Vec<u64>,
     event_attributes: BinaryColumn,
-    event_dropped: Vec<u32>,
     links: BinaryColumn,
     dedicated: Vec<DedicatedColumn>,
 }
@@ -199,23 +193,16 @@ impl Columns {
             resource: Vec::new(),
             scope: Vec::new(),
             name: DictColumn::default(),
-            kind: Vec::new(),
-            status_code: Vec::new(),
+            span_bits: Vec::new(),
             status_message: DictColumn::default(),
-            flags: Vec::new(),
             trace_state: DictColumn::default(),
-            dropped_attributes: Vec::new(),
-            dropped_events: Vec::new(),
-            dropped_links: Vec::new(),
-            shape: Vec::new(),
+            dropped: BinaryColumn::nullable(),
             attributes: BinaryColumn::default(),
             event_offsets: vec![0],
-            event_from_end: Vec::new(),
             event_offset: Vec::new(),
             event_name: DictColumn::default(),
-            event_shape: Vec::new(),
+            event_bits: Vec::new(),
             event_attributes: BinaryColumn::default(),
-            event_dropped: Vec::new(),
             links: BinaryColumn::nullable(),
             dedicated: dedicated
                 .iter()
@@ -241,12 +228,10 @@ impl Columns {
         let events = StructArray::try_new(
             schema::event_fields(),
             vec![
-                Arc::new(BooleanArray::from(std::mem::take(&mut self.event_from_end))),
                 Arc::new(Int64Array::from(std::mem::take(&mut self.event_offset))),
                 self.event_name.take(),
-                Arc::new(UInt32Array::from(std::mem::take(&mut self.event_shape))),
+                Arc::new(UInt64Array::from(std::mem::take(&mut self.event_bits))),
                 self.event_attributes.take(),
-                Arc::new(UInt32Array::from(std::mem::take(&mut self.event_dropped))),
             ],
             None,
         )?;
@@ -268,15 +253,10 @@ impl Columns {
             Arc::new(UInt32Array::from(std::mem::take(&mut self.resource))),
             Arc::new(UInt32Array::from(std::mem::take(&mut self.scope))),
             self.name.take(),
-            Arc::new(UInt8Array::from(std::mem::take(&mut self.kind))),
-            Arc::new(UInt8Array::from(std::mem::take(&mut self.status_code))),
+            Arc::new(UInt64Array::from(std::mem::take(&mut self.span_bits))),
             self.status_message.take(),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.flags))),
             self.trace_state.take(),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.dropped_attributes))),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.dropped_events))),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.dropped_links))),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.shape))),
+            self.dropped.take(),
             self.attributes.take(),
             Arc::new(events),
             self.links.take(),
@@ -323,16 +303,17 @@ pub struct BlockWriter {
     span_count: u64,
     /// Scratch for finding parents inside a trace.
     span_rows: FxHashMap<u64, i32>,
+    has_inline_shapes: bool,
 }
 
 impl BlockWriter {
-    /// Starts a data file at `data_path`.
-    pub fn create(data_path: &Path, level: u32) -> Result<Self, BlockError> {
-        let dedicated: Vec<(Str, DedicatedType)> =
-            schema::DEDICATED.iter().map(|(key, kind)| (Str::new(key), *kind)).collect();
-        let owned: Vec<(String, DedicatedType)> =
-            dedicated.iter().map(|(key, kind)| (key.to_string(), *kind)).collect();
-        let schema = schema::arrow_schema(&owned);
+    /// Starts a data file at `data_path` with dedicated columns for `dedicated` keys.
+    pub fn create(
+        data_path: &Path,
+        level: u32,
+        dedicated: Vec<(Str, DedicatedType)>,
+    ) -> Result<Self, BlockError> {
+        let schema = schema::arrow_schema(&dedicated);
         let parquet_schema = ArrowSchemaConverter::new().convert(&schema)?;
         let mut properties = schema::writer_properties(&parquet_schema);
         properties = properties
@@ -342,7 +323,8 @@ impl BlockWriter {
                 schema::FORMAT_VERSION.to_string(),
             )]))
             .build();
-        let writer = ArrowWriter::try_new(File::create(data_path)?, Arc::clone(&schema), Some(properties))?;
+        let writer =
+            ArrowWriter::try_new(File::create(data_path)?, Arc::clone(&schema), Some(properties))?;
         Ok(Self {
             writer,
             columns: Columns::new(&dedicated),
@@ -358,6 +340,7 @@ impl BlockWriter {
             row_groups: Vec::new(),
             span_count: 0,
             span_rows: FxHashMap::default(),
+            has_inline_shapes: false,
         })
     }
 
@@ -418,8 +401,11 @@ impl BlockWriter {
         c.trace_id.extend_from_slice(&span.trace_id.to_bytes());
         c.span_id.push(span.span_id.get());
         c.parent.push(parent);
-        c.parent_span_id
-            .push(if parent == REMOTE_PARENT { span.parent_span_id.map(|p| p.get()) } else { None });
+        c.parent_span_id.push(if parent == REMOTE_PARENT {
+            span.parent_span_id.map(|p| p.get())
+        } else {
+            None
+        });
         c.trace_start.push(trace_start);
         c.start_gap.push(start.wrapping_sub(previous_start) as i64);
         c.duration.push(end.wrapping_sub(start) as i64);
@@ -433,19 +419,27 @@ impl BlockWriter {
         c.resource.push(resource);
         c.scope.push(self.scopes.number(&span.scope, put_scope).0);
         c.name.push(&span.name);
-        c.kind.push(span.kind as u8);
-        c.status_code.push(span.status.code as u8);
         c.status_message.push(&span.status.message);
-        c.flags.push(span.flags);
         c.trace_state.push(&span.trace_state);
-        c.dropped_attributes.push(span.dropped_attributes_count);
-        c.dropped_events.push(span.dropped_events_count);
-        c.dropped_links.push(span.dropped_links_count);
+        let dropped =
+            [span.dropped_attributes_count, span.dropped_events_count, span.dropped_links_count];
+        if dropped != [0; 3] {
+            dropped.iter().for_each(|&n| put_varint(&mut c.dropped.data, u64::from(n)));
+        }
+        c.dropped.end_value(dropped != [0; 3])?;
         self.catalog.add_operation(resource, &span.name, span.kind);
 
         // Attributes: dedicated columns and packed values, in the order of the shape.
         let shape = self.shapes.number(&span.attributes, true);
-        c.shape.push(shape);
+        c.span_bits.push(
+            SpanBits {
+                shape,
+                kind: span.kind as u8,
+                status_code: span.status.code as u8,
+                flags: span.flags,
+            }
+            .pack(),
+        );
         let mut dedicated_set: u64 = 0;
         match shape {
             Some(_) => {
@@ -454,17 +448,28 @@ impl BlockWriter {
                         (Slot::Dedicated(index), value) => {
                             dedicated_set |= 1 << index;
                             match (&mut c.dedicated[usize::from(*index)], value) {
-                                (DedicatedColumn::Str(dict), AnyValue::Str(text)) => dict.push(text),
-                                (DedicatedColumn::Int(ints), AnyValue::Int(int)) => ints.push(Some(*int)),
+                                (DedicatedColumn::Str(dict), AnyValue::Str(text)) => {
+                                    dict.push(text)
+                                }
+                                (DedicatedColumn::Int(ints), AnyValue::Int(int)) => {
+                                    ints.push(Some(*int))
+                                }
                                 // The shape table only picks a dedicated slot for its type.
-                                _ => return Err(BlockError::Corrupt("dedicated slot of the wrong type".into())),
+                                _ => {
+                                    return Err(BlockError::Corrupt(
+                                        "dedicated slot of the wrong type".into(),
+                                    ));
+                                }
                             }
                         }
                         (Slot::Generic(_), value) => put_payload(&mut c.attributes.data, value),
                     }
                 }
             }
-            None => put_key_values(&mut c.attributes.data, &span.attributes),
+            None => {
+                self.has_inline_shapes = true;
+                put_key_values(&mut c.attributes.data, &span.attributes);
+            }
         }
         for (index, column) in c.dedicated.iter_mut().enumerate() {
             if dedicated_set & (1 << index) == 0 {
@@ -480,14 +485,20 @@ impl BlockWriter {
         }
 
         for event in &span.events {
+            // Events come near the start (messages sent) or at the end (exceptions, replies):
+            // measured from the nearer one the offset is small.
             let from_start = event.time_unix_nano.wrapping_sub(start);
             let from_end = end.wrapping_sub(event.time_unix_nano);
-            let use_end = from_end < from_start;
-            c.event_from_end.push(use_end);
-            c.event_offset.push(if use_end { from_end } else { from_start } as i64);
+            let from_end_nearer = from_end < from_start;
+            c.event_offset.push(if from_end_nearer { from_end } else { from_start } as i64);
             c.event_name.push(&event.name);
             let shape = self.shapes.number(&event.attributes, false);
-            c.event_shape.push(shape);
+            let bits = EventBits {
+                shape,
+                from_end: from_end_nearer,
+                dropped_attributes: event.dropped_attributes_count,
+            };
+            c.event_bits.push(bits.pack());
             match shape {
                 Some(_) => {
                     for kv in event.attributes.iter() {
@@ -497,9 +508,8 @@ impl BlockWriter {
                 None => put_key_values(&mut c.event_attributes.data, &event.attributes),
             }
             c.event_attributes.end_value(true)?;
-            c.event_dropped.push(event.dropped_attributes_count);
         }
-        let events = i32::try_from(c.event_from_end.len())
+        let events = i32::try_from(c.event_offset.len())
             .map_err(|_| BlockError::TooLarge("more than 2^31 events in one row group"))?;
         c.event_offsets.push(events);
         if !span.links.is_empty() {
@@ -545,14 +555,17 @@ impl BlockWriter {
         let mut reader = BufReader::with_capacity(1 << 20, File::open(data_path)?);
         let mut buffer = Vec::new();
         let mut checksum = |start: u64, len: u64| -> Result<Checksummed, BlockError> {
-            buffer.resize(usize::try_from(len).map_err(|_| BlockError::TooLarge("column chunk"))?, 0);
+            buffer
+                .resize(usize::try_from(len).map_err(|_| BlockError::TooLarge("column chunk"))?, 0);
             reader.seek(SeekFrom::Start(start))?;
             reader.read_exact(&mut buffer)?;
             Ok(Checksummed { start, len, hash: xxh64(&buffer) })
         };
         let mut end_of_chunks = 4; // after the leading "PAR1"
         if metadata.row_groups().len() != self.row_groups.len() {
-            return Err(BlockError::Corrupt("parquet wrote an unexpected number of row groups".into()));
+            return Err(BlockError::Corrupt(
+                "parquet wrote an unexpected number of row groups".into(),
+            ));
         }
         for (info, group) in self.row_groups.iter_mut().zip(metadata.row_groups()) {
             for column in group.columns() {
@@ -588,6 +601,7 @@ impl BlockWriter {
             scopes: self.scopes.items,
             dedicated: self.dedicated,
             shapes: self.shapes.into_shapes(),
+            has_inline_shapes: self.has_inline_shapes,
         })
     }
 }
