@@ -62,6 +62,9 @@ fn main() {
         written.iter().map(|b| b.meta().data_bytes).sum::<u64>() as f64 / total_spans as f64
     );
 
+    if std::env::var_os("WRITE_ONLY").is_some() {
+        return;
+    }
     point_reads(&written, &sample_ids);
     searches(&written, start);
 

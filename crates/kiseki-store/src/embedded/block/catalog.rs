@@ -18,11 +18,13 @@ pub struct BlockCatalog {
     pub attributes: BTreeMap<Str, KeyValues>,
 }
 
-/// The values seen for one key; `too_many` when there were more than a catalog keeps.
+/// The values seen for one key, as text; `too_many` when there were more than a catalog keeps,
+/// `unlisted` when some values were not listed (too long, or not text, numbers or booleans).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyValues {
     pub values: BTreeSet<Str>,
     pub too_many: bool,
+    pub unlisted: bool,
 }
 
 impl BlockCatalog {
@@ -36,9 +38,26 @@ impl BlockCatalog {
         services.any(|(_, ops)| ops.iter().any(|(op, _)| op == name))
     }
 
-    /// Whether the key was seen on some span or resource (unknown once [`MAX_KEYS`] were seen).
-    pub fn may_have_key(&self, key: &str) -> bool {
-        self.attributes.len() >= MAX_KEYS || self.attributes.contains_key(key)
+    /// Whether some span or resource may have `key` with a value that reads as `text` (see
+    /// [`value_reads_as`](crate::query::value_reads_as)); false only when the listed values
+    /// of the key are complete and none can.
+    pub fn may_have_value(&self, key: &str, text: &str) -> bool {
+        if self.attributes.len() >= MAX_KEYS {
+            return true;
+        }
+        let Some(values) = self.attributes.get(key) else { return false };
+        if values.too_many || values.unlisted {
+            return true;
+        }
+        let int = text.parse::<i64>().ok();
+        let double = text.parse::<f64>().ok();
+        let boolean = text.parse::<bool>().ok();
+        values.values.iter().any(|value| {
+            value == text
+                || int.is_some_and(|i| value.parse::<i64>().ok() == Some(i))
+                || double.is_some_and(|d| value.parse::<f64>().ok() == Some(d))
+                || boolean.is_some_and(|b| value.parse::<bool>().ok() == Some(b))
+        })
     }
 
     /// The shared [`Catalog`] form, for the engine to merge.
@@ -74,7 +93,7 @@ impl BlockCatalog {
         put_varint(buf, self.attributes.len() as u64);
         for (key, values) in &self.attributes {
             put_str(buf, key);
-            buf.push(u8::from(values.too_many));
+            buf.push(u8::from(values.too_many) | u8::from(values.unlisted) << 1);
             put_varint(buf, values.values.len() as u64);
             for value in &values.values {
                 put_str(buf, value);
@@ -97,12 +116,13 @@ impl BlockCatalog {
         }
         for _ in 0..reader.count()? {
             let key = reader.str()?;
-            let too_many = reader.byte()? != 0;
+            let flags = reader.byte()?;
+            let (too_many, unlisted) = (flags & 1 != 0, flags & 2 != 0);
             let mut values = BTreeSet::new();
             for _ in 0..reader.count()? {
                 values.insert(reader.str()?);
             }
-            catalog.attributes.insert(key, KeyValues { values, too_many });
+            catalog.attributes.insert(key, KeyValues { values, too_many, unlisted });
         }
         Ok(catalog)
     }
@@ -121,14 +141,17 @@ enum SeenValue {
 struct SeenKey {
     values: FxHashSet<SeenValue>,
     too_many: bool,
+    unlisted: bool,
 }
 
-/// Gathers a [`BlockCatalog`] span by span, cheaply: values are hashed, not formatted.
+/// Gathers a [`BlockCatalog`] span by span, cheaply: keys are numbered once (the writer keeps
+/// the numbers per shape), values are hashed, not formatted.
 #[derive(Default)]
 pub struct CatalogBuilder {
     /// (resource index, span name, kind); the resource gives the service at the end.
     operations: FxHashSet<(u32, Str, SpanKind)>,
-    keys: FxHashMap<Str, SeenKey>,
+    key_numbers: FxHashMap<Str, u32>,
+    keys: Vec<(Str, SeenKey)>,
 }
 
 impl CatalogBuilder {
@@ -140,13 +163,29 @@ impl CatalogBuilder {
         }
     }
 
+    /// The number of `key`; `None` once [`MAX_KEYS`] keys were seen and this is another.
+    pub fn key_number(&mut self, key: &Str) -> Option<u32> {
+        if let Some(&number) = self.key_numbers.get(key.as_str()) {
+            return Some(number);
+        }
+        if self.keys.len() >= MAX_KEYS {
+            return None;
+        }
+        let number = self.keys.len() as u32;
+        self.key_numbers.insert(key.clone(), number);
+        self.keys.push((key.clone(), SeenKey::default()));
+        Some(number)
+    }
+
     pub fn add_attribute(&mut self, key: &Str, value: &AnyValue) {
-        let room_for_keys = self.keys.len() < MAX_KEYS;
-        let seen = match self.keys.get_mut(key.as_str()) {
-            Some(seen) => seen,
-            None if room_for_keys => self.keys.entry(key.clone()).or_default(),
-            None => return,
-        };
+        if let Some(number) = self.key_number(key) {
+            self.add_value(number, value);
+        }
+    }
+
+    /// Records a value of the key numbered `number`.
+    pub fn add_value(&mut self, number: u32, value: &AnyValue) {
+        let Some((_, seen)) = self.keys.get_mut(number as usize) else { return };
         if seen.too_many {
             return;
         }
@@ -155,12 +194,13 @@ impl CatalogBuilder {
             AnyValue::Int(i) => SeenValue::Int(*i),
             AnyValue::Bool(b) => SeenValue::Bool(*b),
             AnyValue::Double(d) => SeenValue::Double(d.to_bits()),
-            _ => return,
+            _ => {
+                seen.unlisted = true;
+                return;
+            }
         };
         if !seen.values.contains(&value) {
             seen.values.insert(value);
-            // Formatting can merge values (1.0 and 1 are different doubles but not here), so
-            // this counts raw values; finish() trims to what a catalog keeps.
             if seen.values.len() > MAX_VALUES_PER_KEY {
                 seen.too_many = true;
                 seen.values.clear();
@@ -175,7 +215,8 @@ impl CatalogBuilder {
             catalog.operations.entry(service_of(resource)).or_default().insert((name, kind));
         }
         for (key, seen) in self.keys {
-            let values = seen
+            let listed = seen.values.len();
+            let values: BTreeSet<Str> = seen
                 .values
                 .into_iter()
                 .map(|value| match value {
@@ -186,7 +227,9 @@ impl CatalogBuilder {
                 })
                 .filter(|text| text.len() <= MAX_VALUE_LEN)
                 .collect();
-            catalog.attributes.insert(key, KeyValues { values, too_many: seen.too_many });
+            // Values too long to list once formatted make the list incomplete.
+            let unlisted = seen.unlisted || values.len() < listed;
+            catalog.attributes.insert(key, KeyValues { values, too_many: seen.too_many, unlisted });
         }
         catalog
     }

@@ -43,6 +43,10 @@ pub struct RowGroupInfo {
     pub min_start: u64,
     pub max_start: u64,
     pub max_end: u64,
+    pub min_duration: u64,
+    pub max_duration: u64,
+    /// Spans with status error.
+    pub error_count: u64,
     /// One per Parquet column chunk, in column order.
     pub chunks: Vec<Checksummed>,
 }
@@ -113,7 +117,15 @@ impl BlockIndex {
         for group in &self.row_groups {
             body.extend_from_slice(&group.first_trace.to_bytes());
             body.extend_from_slice(&group.last_trace.to_bytes());
-            for n in [group.rows, group.min_start, group.max_start, group.max_end] {
+            for n in [
+                group.rows,
+                group.min_start,
+                group.max_start,
+                group.max_end,
+                group.min_duration,
+                group.max_duration,
+                group.error_count,
+            ] {
                 put_varint(&mut body, n);
             }
             put_varint(&mut body, group.chunks.len() as u64);
@@ -189,8 +201,15 @@ impl BlockIndex {
         for _ in 0..reader.count()? {
             let first_trace = read_trace_id(&mut reader)?;
             let last_trace = read_trace_id(&mut reader)?;
-            let [rows, group_min_start, group_max_start, group_max_end] =
-                [(); 4].map(|()| reader.varint());
+            let [
+                rows,
+                group_min_start,
+                group_max_start,
+                group_max_end,
+                min_duration,
+                max_duration,
+                error_count,
+            ] = [(); 7].map(|()| reader.varint());
             let mut chunks = Vec::new();
             for _ in 0..reader.count()? {
                 chunks.push(read_checksummed(&mut reader)?);
@@ -202,6 +221,9 @@ impl BlockIndex {
                 min_start: group_min_start?,
                 max_start: group_max_start?,
                 max_end: group_max_end?,
+                min_duration: min_duration?,
+                max_duration: max_duration?,
+                error_count: error_count?,
                 chunks,
             });
         }

@@ -84,7 +84,7 @@ impl Block {
                 .operation
                 .as_deref()
                 .is_some_and(|o| !catalog.has_operation(query.service.as_deref(), o))
-            || query.attributes.iter().any(|f| !catalog.may_have_key(&f.key))
+            || query.attributes.iter().any(|f| !catalog.may_have_value(&f.key, &f.value))
         {
             return Ok(Vec::new());
         }
@@ -133,7 +133,12 @@ impl Block {
         let mut newest: BinaryHeap<Reverse<(u64, Reverse<TraceId>)>> = BinaryHeap::new();
         let mut summaries: Vec<TraceSummary> = Vec::new();
         for (group, info) in index.row_groups.iter().enumerate() {
-            if info.max_start < query.start_unix_nano || info.min_start > query.end_unix_nano {
+            let cannot_match = info.max_start < query.start_unix_nano
+                || info.min_start > query.end_unix_nano
+                || query.min_duration_nanos.is_some_and(|min| info.max_duration < min)
+                || query.max_duration_nanos.is_some_and(|max| info.min_duration > max)
+                || (query.errors_only && info.error_count == 0);
+            if cannot_match {
                 continue;
             }
             for batch in self.data().read(index, group, &roots, None, None)? {

@@ -5,7 +5,7 @@
 //! order makes the round trip exact. A block keeps at most [`MAX_SHAPES`] shapes; lists beyond
 //! that are written inline with their keys.
 
-use std::hash::{Hash, Hasher};
+use std::hash::Hasher;
 
 use kiseki_model::{AnyValue, KeyValue, Str};
 use rustc_hash::{FxHashMap, FxHasher};
@@ -91,9 +91,10 @@ pub struct ShapeTable {
     /// Dedicated keys with their type and index; a key is dedicated only with that type.
     dedicated: FxHashMap<Str, (u16, DedicatedType)>,
     shapes: Vec<Shape>,
+    /// Per shape: the value type of each entry and whether dedicated slots were allowed, so a
+    /// list is matched to a shape without deciding its slots again.
+    signatures: Vec<(Vec<ValueTag>, bool)>,
     by_hash: FxHashMap<u64, Vec<u32>>,
-    /// Scratch: the slots of the list being numbered.
-    slots: Vec<Slot>,
 }
 
 impl ShapeTable {
@@ -103,19 +104,49 @@ impl ShapeTable {
             .enumerate()
             .map(|(i, (key, kind))| (key.clone(), (i as u16, *kind)))
             .collect();
-        Self { dedicated, shapes: Vec::new(), by_hash: FxHashMap::default(), slots: Vec::new() }
+        Self {
+            dedicated,
+            shapes: Vec::new(),
+            signatures: Vec::new(),
+            by_hash: FxHashMap::default(),
+        }
     }
 
-    /// Numbers the shape of `attributes` (dedicated slots allowed when `dedicated` is true);
-    /// `None` when it has to be written inline. The slots are left in [`Self::slots`].
+    /// Numbers the shape of `attributes` (dedicated slots allowed when `use_dedicated`);
+    /// `None` when it has to be written inline.
     pub fn number(&mut self, attributes: &[KeyValue], use_dedicated: bool) -> Option<u32> {
-        self.slots.clear();
-        let mut used: u64 = 0;
         let mut hasher = FxHasher::default();
+        hasher.write_u8(u8::from(use_dedicated));
         for kv in attributes {
-            let slot = match (use_dedicated, self.dedicated.get(kv.key.as_str()), &kv.value) {
-                (true, Some(&(index, DedicatedType::Str)), AnyValue::Str(_))
-                | (true, Some(&(index, DedicatedType::Int)), AnyValue::Int(_))
+            hasher.write(kv.key.as_bytes());
+            hasher.write_u8(ValueTag::of(&kv.value) as u8);
+        }
+        let candidates = self.by_hash.entry(hasher.finish()).or_default();
+        let same =
+            |id: u32| {
+                let (tags, dedicated) = &self.signatures[id as usize];
+                let entries = &self.shapes[id as usize].entries;
+                *dedicated == use_dedicated
+                    && entries.len() == attributes.len()
+                    && entries.iter().zip(tags).zip(attributes).all(|(((key, _), tag), kv)| {
+                        *tag == ValueTag::of(&kv.value) && key == &kv.key
+                    })
+            };
+        if let Some(&id) = candidates.iter().find(|&&id| same(id)) {
+            return Some(id);
+        }
+        if self.shapes.len() >= MAX_SHAPES || candidates.len() >= MAX_SHAPES_PER_HASH {
+            return None;
+        }
+        let id = self.shapes.len() as u32;
+        candidates.push(id);
+        let mut used: u64 = 0;
+        let mut entries = Vec::with_capacity(attributes.len());
+        for kv in attributes {
+            let dedicated = if use_dedicated { self.dedicated.get(kv.key.as_str()) } else { None };
+            let slot = match (dedicated, &kv.value) {
+                (Some(&(index, DedicatedType::Str)), AnyValue::Str(_))
+                | (Some(&(index, DedicatedType::Int)), AnyValue::Int(_))
                     if index < 64 && used & (1 << index) == 0 =>
                 {
                     used |= 1 << index;
@@ -123,38 +154,16 @@ impl ShapeTable {
                 }
                 _ => Slot::Generic(ValueTag::of(&kv.value)),
             };
-            kv.key.as_str().hash(&mut hasher);
-            slot.hash(&mut hasher);
-            self.slots.push(slot);
+            entries.push((kv.key.clone(), slot));
         }
-        let hash = hasher.finish();
-        let candidates = self.by_hash.entry(hash).or_default();
-        let same = |shape: &Shape| {
-            shape.entries.len() == attributes.len()
-                && shape
-                    .entries
-                    .iter()
-                    .zip(attributes.iter().zip(&self.slots))
-                    .all(|((key, slot), (kv, s))| key == &kv.key && slot == s)
-        };
-        if let Some(&id) = candidates.iter().find(|&&id| same(&self.shapes[id as usize])) {
-            return Some(id);
-        }
-        if self.shapes.len() >= MAX_SHAPES || candidates.len() >= MAX_SHAPES_PER_HASH {
-            self.slots.clear();
-            return None;
-        }
-        let id = self.shapes.len() as u32;
-        candidates.push(id);
-        let entries =
-            attributes.iter().zip(&self.slots).map(|(kv, s)| (kv.key.clone(), *s)).collect();
+        self.signatures
+            .push((attributes.iter().map(|kv| ValueTag::of(&kv.value)).collect(), use_dedicated));
         self.shapes.push(Shape { entries });
         Some(id)
     }
 
-    /// The slots chosen by the last [`Self::number`]; empty after an inline result.
-    pub fn slots(&self) -> &[Slot] {
-        &self.slots
+    pub fn shape(&self, id: u32) -> &Shape {
+        &self.shapes[id as usize]
     }
 
     pub fn into_shapes(self) -> Vec<Shape> {

@@ -74,6 +74,12 @@ impl<T> Interner<T> {
     }
 }
 
+/// Empties a column buffer, leaving one as large for the next row group (they are all alike).
+fn take_vec<T>(buffer: &mut Vec<T>) -> Vec<T> {
+    let capacity = buffer.len();
+    std::mem::replace(buffer, Vec::with_capacity(capacity))
+}
+
 /// Strings of one column numbered in a per-row-group dictionary.
 #[derive(Default)]
 struct DictColumn {
@@ -84,6 +90,13 @@ struct DictColumn {
 
 impl DictColumn {
     fn push(&mut self, text: &Str) {
+        // Most rows repeat the previous row's text (or an empty one): skip the hash then.
+        if let Some(Some(last)) = self.keys.last()
+            && self.values[*last as usize] == *text
+        {
+            self.keys.push(Some(*last));
+            return;
+        }
         let key = match self.numbers.get(text.as_str()) {
             Some(&key) => key,
             None => {
@@ -101,7 +114,7 @@ impl DictColumn {
     }
 
     fn take(&mut self) -> ArrayRef {
-        let keys = Int32Array::from(std::mem::take(&mut self.keys));
+        let keys = Int32Array::from(take_vec(&mut self.keys));
         let values = StringArray::from_iter_values(self.values.drain(..).map(|s| s));
         self.numbers.clear();
         // Keys were handed out below `values.len()`, so the dictionary is valid.
@@ -140,8 +153,8 @@ impl BinaryColumn {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::take(&mut self.offsets)));
-        let data = Buffer::from_vec(std::mem::take(&mut self.data));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(take_vec(&mut self.offsets)));
+        let data = Buffer::from_vec(take_vec(&mut self.data));
         let nulls = self.nulls.as_mut().map(|nulls| std::mem::take(nulls).into());
         // Offsets start at zero, only grow, and end at `data.len()`.
         Arc::new(BinaryArray::new(offsets, data, nulls))
@@ -224,13 +237,13 @@ impl Columns {
 
     /// The columns as a record batch, leaving them empty for the next row group.
     fn take_batch(&mut self, schema: &SchemaRef) -> Result<RecordBatch, BlockError> {
-        let trace_ids = Buffer::from_vec(std::mem::take(&mut self.trace_id));
+        let trace_ids = Buffer::from_vec(take_vec(&mut self.trace_id));
         let events = StructArray::try_new(
             schema::event_fields(),
             vec![
-                Arc::new(Int64Array::from(std::mem::take(&mut self.event_offset))),
+                Arc::new(Int64Array::from(take_vec(&mut self.event_offset))),
                 self.event_name.take(),
-                Arc::new(UInt64Array::from(std::mem::take(&mut self.event_bits))),
+                Arc::new(UInt64Array::from(take_vec(&mut self.event_bits))),
                 self.event_attributes.take(),
             ],
             None,
@@ -244,16 +257,16 @@ impl Columns {
         )?;
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(FixedSizeBinaryArray::try_new(16, trace_ids, None)?),
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.span_id))),
-            Arc::new(Int32Array::from(std::mem::take(&mut self.parent))),
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.parent_span_id))),
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.trace_start))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.start_gap))),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.duration))),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.resource))),
-            Arc::new(UInt32Array::from(std::mem::take(&mut self.scope))),
+            Arc::new(UInt64Array::from(take_vec(&mut self.span_id))),
+            Arc::new(Int32Array::from(take_vec(&mut self.parent))),
+            Arc::new(UInt64Array::from(take_vec(&mut self.parent_span_id))),
+            Arc::new(UInt64Array::from(take_vec(&mut self.trace_start))),
+            Arc::new(Int64Array::from(take_vec(&mut self.start_gap))),
+            Arc::new(Int64Array::from(take_vec(&mut self.duration))),
+            Arc::new(UInt32Array::from(take_vec(&mut self.resource))),
+            Arc::new(UInt32Array::from(take_vec(&mut self.scope))),
             self.name.take(),
-            Arc::new(UInt64Array::from(std::mem::take(&mut self.span_bits))),
+            Arc::new(UInt64Array::from(take_vec(&mut self.span_bits))),
             self.status_message.take(),
             self.trace_state.take(),
             self.dropped.take(),
@@ -264,7 +277,7 @@ impl Columns {
         for column in &mut self.dedicated {
             columns.push(match column {
                 DedicatedColumn::Str(dict) => dict.take(),
-                DedicatedColumn::Int(values) => Arc::new(Int64Array::from(std::mem::take(values))),
+                DedicatedColumn::Int(values) => Arc::new(Int64Array::from(take_vec(values))),
             });
         }
         Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
@@ -278,11 +291,23 @@ struct GroupStats {
     min_start: u64,
     max_start: u64,
     max_end: u64,
+    min_duration: u64,
+    max_duration: u64,
+    error_count: u64,
 }
 
 impl GroupStats {
     fn new() -> Self {
-        Self { first_trace: None, last_trace: None, min_start: u64::MAX, max_start: 0, max_end: 0 }
+        Self {
+            first_trace: None,
+            last_trace: None,
+            min_start: u64::MAX,
+            max_start: 0,
+            max_end: 0,
+            min_duration: u64::MAX,
+            max_duration: 0,
+            error_count: 0,
+        }
     }
 }
 
@@ -304,6 +329,9 @@ pub struct BlockWriter {
     /// Scratch for finding parents inside a trace.
     span_rows: FxHashMap<u64, i32>,
     has_inline_shapes: bool,
+    /// Catalog key numbers of the entries of each shape of span attributes (by shape number;
+    /// event shapes share the numbering and stay `None`).
+    shape_keys: Vec<Option<Vec<Option<u32>>>>,
 }
 
 impl BlockWriter {
@@ -341,6 +369,7 @@ impl BlockWriter {
             span_count: 0,
             span_rows: FxHashMap::default(),
             has_inline_shapes: false,
+            shape_keys: Vec::new(),
         })
     }
 
@@ -396,6 +425,10 @@ impl BlockWriter {
         group.min_start = group.min_start.min(start);
         group.max_start = group.max_start.max(start);
         group.max_end = group.max_end.max(end);
+        let duration = span.duration_nanos();
+        group.min_duration = group.min_duration.min(duration);
+        group.max_duration = group.max_duration.max(duration);
+        group.error_count += u64::from(span.is_error());
 
         let c = &mut self.columns;
         c.trace_id.extend_from_slice(&span.trace_id.to_bytes());
@@ -442,8 +475,9 @@ impl BlockWriter {
         );
         let mut dedicated_set: u64 = 0;
         match shape {
-            Some(_) => {
-                for (kv, slot) in span.attributes.iter().zip(self.shapes.slots()) {
+            Some(shape) => {
+                let entries = &self.shapes.shape(shape).entries;
+                for (kv, (_, slot)) in span.attributes.iter().zip(entries) {
                     match (slot, &kv.value) {
                         (Slot::Dedicated(index), value) => {
                             dedicated_set |= 1 << index;
@@ -471,6 +505,29 @@ impl BlockWriter {
                 put_key_values(&mut c.attributes.data, &span.attributes);
             }
         }
+        // Catalog: key numbers are looked up once per shape.
+        match shape {
+            Some(shape) => {
+                let index = shape as usize;
+                if self.shape_keys.len() <= index {
+                    self.shape_keys.resize(index + 1, None);
+                }
+                let numbers = self.shape_keys[index].get_or_insert_with(|| {
+                    let entries = &self.shapes.shape(shape).entries;
+                    entries.iter().map(|(key, _)| self.catalog.key_number(key)).collect()
+                });
+                for (kv, number) in span.attributes.iter().zip(numbers.iter()) {
+                    if let Some(number) = number {
+                        self.catalog.add_value(*number, &kv.value);
+                    }
+                }
+            }
+            None => {
+                for kv in span.attributes.iter() {
+                    self.catalog.add_attribute(&kv.key, &kv.value);
+                }
+            }
+        }
         for (index, column) in c.dedicated.iter_mut().enumerate() {
             if dedicated_set & (1 << index) == 0 {
                 match column {
@@ -480,9 +537,6 @@ impl BlockWriter {
             }
         }
         c.attributes.end_value(true)?;
-        for kv in span.attributes.iter() {
-            self.catalog.add_attribute(&kv.key, &kv.value);
-        }
 
         for event in &span.events {
             // Events come near the start (messages sent) or at the end (exceptions, replies):
@@ -538,6 +592,9 @@ impl BlockWriter {
             min_start: group.min_start,
             max_start: group.max_start,
             max_end: group.max_end,
+            min_duration: group.min_duration,
+            max_duration: group.max_duration,
+            error_count: group.error_count,
             chunks: Vec::new(),
         });
         Ok(())
