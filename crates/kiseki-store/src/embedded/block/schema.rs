@@ -25,7 +25,7 @@ pub const ROW_GROUP_ROWS: usize = 65_536;
 /// compress well.
 pub const PAGE_ROWS: usize = 8_192;
 /// The zstd level of every compressed column.
-pub const ZSTD_LEVEL: i32 = 3;
+pub const ZSTD_LEVEL: i32 = 1;
 
 pub const TRACE_ID: &str = "trace_id";
 pub const SPAN_ID: &str = "span_id";
