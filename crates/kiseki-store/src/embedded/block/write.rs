@@ -115,7 +115,7 @@ impl DictColumn {
 
     fn take(&mut self) -> ArrayRef {
         let keys = Int32Array::from(take_vec(&mut self.keys));
-        let values = StringArray::from_iter_values(self.values.drain(..).map(|s| s));
+        let values = StringArray::from_iter_values(self.values.drain(..));
         self.numbers.clear();
         // Keys were handed out below `values.len()`, so the dictionary is valid.
         Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::new(values)))
