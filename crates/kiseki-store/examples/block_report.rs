@@ -12,6 +12,10 @@ use kiseki_store::embedded::block::{Block, BlockId, compact, write_block};
 use kiseki_store::query::{AttributeFilter, NewestTraces, TraceQuery};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 
+/// The allocator the kiseki binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const START: u64 = 1_700_000_000_000_000_000;
 
 fn main() {
@@ -195,6 +199,10 @@ fn searches(blocks: &[Block], end: u64) {
                 errors_only: true,
                 ..Default::default()
             },
+        ),
+        (
+            "needle (unique order id)",
+            TraceQuery { attributes: vec![AttributeFilter::new("app.order.id", "needle")], ..Default::default() },
         ),
         (
             "no match",
