@@ -202,7 +202,10 @@ fn searches(blocks: &[Block], end: u64) {
         ),
         (
             "needle (unique order id)",
-            TraceQuery { attributes: vec![AttributeFilter::new("app.order.id", "needle")], ..Default::default() },
+            TraceQuery {
+                attributes: vec![AttributeFilter::new("app.order.id", "needle")],
+                ..Default::default()
+            },
         ),
         (
             "no match",

@@ -20,10 +20,17 @@ use parquet::schema::types::SchemaDescriptor;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// Spans per row group, reached at the next trace boundary; a trace never spans row groups.
+/// (Tests use small groups and pages so that every path meets several.)
+#[cfg(not(test))]
 pub const ROW_GROUP_ROWS: usize = 65_536;
+#[cfg(test)]
+pub const ROW_GROUP_ROWS: usize = 1_000;
 /// Rows per data page: small enough that a trace-by-id read decodes little, large enough to
 /// compress well.
+#[cfg(not(test))]
 pub const PAGE_ROWS: usize = 8_192;
+#[cfg(test)]
+pub const PAGE_ROWS: usize = 128;
 /// The zstd level of every compressed column.
 pub const ZSTD_LEVEL: i32 = 1;
 

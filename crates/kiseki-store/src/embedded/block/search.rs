@@ -3,6 +3,8 @@
 //! columns.
 
 use std::cmp::Reverse;
+
+use parquet::arrow::arrow_reader::RowSelection;
 use std::collections::BinaryHeap;
 
 use arrow_array::cast::AsArray;
@@ -38,8 +40,8 @@ struct PreparedFilter<'q> {
     places: Vec<KeyPlace>,
 }
 
-/// The columns a search reads, typed.
-struct SearchColumns<'a> {
+/// The columns of the summary pass, typed.
+struct SummaryColumns<'a> {
     trace_id: &'a arrow_array::FixedSizeBinaryArray,
     trace_start: &'a PrimitiveArray<UInt64Type>,
     start_gap: &'a PrimitiveArray<Int64Type>,
@@ -48,6 +50,16 @@ struct SearchColumns<'a> {
     parent: &'a PrimitiveArray<Int32Type>,
     span_bits: &'a PrimitiveArray<UInt64Type>,
     name: TextColumn<'a>,
+}
+
+/// The columns the conditions of a query need, typed; absent when not needed.
+struct FilterColumns<'a> {
+    trace_start: &'a PrimitiveArray<UInt64Type>,
+    start_gap: Option<&'a PrimitiveArray<Int64Type>>,
+    duration: Option<&'a PrimitiveArray<Int64Type>>,
+    resource: Option<&'a PrimitiveArray<UInt32Type>>,
+    span_bits: Option<&'a PrimitiveArray<UInt64Type>>,
+    name: Option<TextColumn<'a>>,
     attributes: Option<&'a BinaryArray>,
     /// Dedicated columns by index in the block's list; only those a filter needs.
     dedicated: Vec<Option<DedicatedValues<'a>>>,
@@ -63,15 +75,33 @@ fn primitive<'a, T: arrow_array::types::ArrowPrimitiveType>(
         .ok_or_else(|| corrupt(format!("column {what} has an unexpected type")))
 }
 
-/// A span row as the summary and the time/duration filters see it.
-struct Row {
+/// A trace that matched in the first pass: where its rows are and when its part starts.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
     start: u64,
-    end: u64,
+    group: usize,
+    first_row: usize,
+    rows: usize,
+}
+
+/// What the first pass needs to read and test.
+struct Conditions<'q> {
+    query: &'q TraceQuery,
+    /// Whether span starts are tested (a time range narrower than everything).
+    times: bool,
+    service_ok: Option<Vec<bool>>,
+    filters: Vec<PreparedFilter<'q>>,
+    packed: bool,
+    dedicated: Vec<bool>,
 }
 
 impl Block {
     /// Summaries (of this block's part of each trace) of up to `query.effective_limit()` newest
     /// traces with a span matching `query`, newest first.
+    ///
+    /// Two passes: the first reads only the columns the conditions need and keeps the newest
+    /// matching traces by the start of their first span; the second reads the summary columns
+    /// of just those traces' rows.
     pub fn search(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, BlockError> {
         let index = self.index();
         let catalog = &index.catalog;
@@ -89,49 +119,61 @@ impl Block {
             return Ok(Vec::new());
         }
         let limit = query.effective_limit();
-        let service_ok: Vec<bool> = index
-            .resources
-            .iter()
-            .map(|r| query.service.as_deref().is_none_or(|s| r.service_name() == s))
-            .collect();
         let filters: Vec<PreparedFilter<'_>> =
             query.attributes.iter().map(|f| self.prepare(f)).collect();
-
-        let columns = &self.data().columns;
-        let mut roots = vec![
-            columns.trace_id,
-            columns.trace_start,
-            columns.start_gap,
-            columns.duration,
-            columns.resource,
-            columns.parent,
-            columns.span_bits,
-            columns.name,
-        ];
-        let needs_packed = filters.iter().any(|f| {
-            f.places.iter().any(|p| matches!(p, KeyPlace::Packed { .. }))
-                || self.has_inline_shapes()
-        });
-        if needs_packed {
-            roots.push(columns.attributes);
-        }
-        let mut needed_dedicated = vec![false; index.dedicated.len()];
+        let packed = !filters.is_empty()
+            && (self.has_inline_shapes()
+                || filters
+                    .iter()
+                    .any(|f| f.places.iter().any(|p| matches!(p, KeyPlace::Packed { .. }))));
+        let mut dedicated = vec![false; index.dedicated.len()];
         for filter in &filters {
             for place in &filter.places {
                 if let KeyPlace::Dedicated(i) = place {
-                    needed_dedicated[*i] = true;
+                    dedicated[*i] = true;
                 }
             }
         }
-        for (i, needed) in needed_dedicated.iter().enumerate() {
+        let conditions = Conditions {
+            query,
+            times: query.start_unix_nano > index.min_start || query.end_unix_nano < index.max_start,
+            service_ok: query.service.as_deref().map(|service| {
+                index.resources.iter().map(|r| r.service_name() == service).collect()
+            }),
+            filters,
+            packed,
+            dedicated,
+        };
+        let columns = &self.data().columns;
+        let mut roots = vec![columns.trace_start];
+        if conditions.times {
+            roots.push(columns.start_gap);
+        }
+        if query.min_duration_nanos.is_some() || query.max_duration_nanos.is_some() {
+            roots.extend([columns.start_gap, columns.duration]);
+        }
+        if conditions.service_ok.is_some() || !conditions.filters.is_empty() {
+            roots.push(columns.resource);
+        }
+        if query.operation.is_some() {
+            roots.push(columns.name);
+        }
+        if query.errors_only || !conditions.filters.is_empty() {
+            roots.push(columns.span_bits);
+        }
+        if conditions.packed {
+            roots.push(columns.attributes);
+        }
+        for (i, needed) in conditions.dedicated.iter().enumerate() {
             if *needed {
                 roots.push(columns.dedicated[i]);
             }
         }
 
-        // The newest `limit` summaries so far, oldest on top.
-        let mut newest: BinaryHeap<Reverse<(u64, Reverse<TraceId>)>> = BinaryHeap::new();
-        let mut summaries: Vec<TraceSummary> = Vec::new();
+        // Pass 1: the starts of the `limit` newest matches so far, oldest on top, and every
+        // candidate at least as new as the oldest of them (ties are broken by trace id later).
+        let mut newest: BinaryHeap<Reverse<u64>> = BinaryHeap::new();
+        let mut candidates: Vec<Candidate> = Vec::new();
         for (group, info) in index.row_groups.iter().enumerate() {
             let cannot_match = info.max_start < query.start_unix_nano
                 || info.min_start > query.end_unix_nano
@@ -141,103 +183,16 @@ impl Block {
             if cannot_match {
                 continue;
             }
+            let mut row_offset = 0;
             for batch in self.data().read(index, group, &roots, None, None)? {
-                let c = self.search_columns(&batch, &needed_dedicated)?;
-                let name_ok: Vec<bool> = c
-                    .name
-                    .values()
-                    .iter()
-                    .map(|n| query.operation.as_deref().is_none_or(|o| n == o))
-                    .collect();
-                let mut row = 0;
-                let rows = batch.num_rows();
-                while row < rows {
-                    // One trace: rows from `row` up to the next trace start.
-                    let first = row;
-                    let trace_start = c.trace_start.is_valid(row).then(|| c.trace_start.value(row));
-                    let Some(trace_start) = trace_start else {
-                        return Err(corrupt("a trace's first row has no trace start"));
-                    };
-                    let mut end = row + 1;
-                    while end < rows && c.trace_start.is_null(end) {
-                        end += 1;
-                    }
-                    row = end;
-                    let mut times = Vec::with_capacity(end - first);
-                    let mut start = trace_start;
-                    let mut matched = false;
-                    for r in first..end {
-                        start = start.wrapping_add(c.start_gap.value(r) as u64);
-                        let span_end = start.wrapping_add(c.duration.value(r) as u64);
-                        times.push(Row { start, end: span_end });
-                        if !matched {
-                            matched = self.row_matches(
-                                query,
-                                &c,
-                                r,
-                                start,
-                                span_end,
-                                &service_ok,
-                                &name_ok,
-                                &filters,
-                            )?;
-                        }
-                    }
-                    if !matched {
-                        continue;
-                    }
-                    let trace_id = trace_id_at(c.trace_id, first)?;
-                    // Rows are sorted by start, so the first row starts the trace's part.
-                    let key = (trace_start, Reverse(trace_id));
-                    if newest.len() >= limit
-                        && newest.peek().is_some_and(|Reverse(oldest)| key <= *oldest)
-                    {
-                        continue;
-                    }
-                    newest.push(Reverse(key));
-                    if newest.len() > limit {
-                        newest.pop();
-                    }
-                    summaries.push(self.summarise(&c, trace_id, first, &times)?);
-                }
-            }
-        }
-        summaries.sort_by(|a, b| {
-            b.start_unix_nano.cmp(&a.start_unix_nano).then_with(|| a.trace_id.cmp(&b.trace_id))
-        });
-        summaries.truncate(limit);
-        Ok(summaries)
-    }
-
-    /// Summaries of this block's part of each of `trace_ids` (absent traces are left out).
-    pub fn summaries(&self, trace_ids: &[TraceId]) -> Result<Vec<TraceSummary>, BlockError> {
-        let index = self.index();
-        let mut by_group: Vec<Vec<TraceId>> = vec![Vec::new(); index.row_groups.len()];
-        for &trace_id in trace_ids {
-            if self.index().bloom.may_contain(trace_id) {
-                for group in self.row_groups_of(trace_id) {
-                    by_group[group].push(trace_id);
-                }
-            }
-        }
-        let columns = &self.data().columns;
-        let roots = [
-            columns.trace_id,
-            columns.trace_start,
-            columns.start_gap,
-            columns.duration,
-            columns.resource,
-            columns.parent,
-            columns.span_bits,
-            columns.name,
-        ];
-        let mut summaries = Vec::new();
-        for (group, wanted) in by_group.iter().enumerate() {
-            if wanted.is_empty() {
-                continue;
-            }
-            for batch in self.data().read(index, group, &roots, None, Some(wanted))? {
-                let c = self.search_columns(&batch, &[])?;
+                let c = self.filter_columns(&batch, &conditions)?;
+                let name_ok: Option<Vec<bool>> = c.name.as_ref().map(|names| {
+                    names
+                        .values()
+                        .iter()
+                        .map(|n| query.operation.as_deref() == Some(n.as_str()))
+                        .collect()
+                });
                 let rows = batch.num_rows();
                 let mut row = 0;
                 while row < rows {
@@ -247,24 +202,133 @@ impl Block {
                     else {
                         return Err(corrupt("a trace's first row has no trace start"));
                     };
-                    let mut end = row + 1;
-                    while end < rows && c.trace_start.is_null(end) {
-                        end += 1;
+                    row += 1;
+                    while row < rows && c.trace_start.is_null(row) {
+                        row += 1;
                     }
-                    row = end;
+                    if newest.len() >= limit
+                        && newest.peek().is_some_and(|Reverse(oldest)| trace_start < *oldest)
+                    {
+                        continue;
+                    }
                     let mut start = trace_start;
-                    let times: Vec<Row> = (first..end)
-                        .map(|r| {
-                            start = start.wrapping_add(c.start_gap.value(r) as u64);
-                            Row { start, end: start.wrapping_add(c.duration.value(r) as u64) }
-                        })
-                        .collect();
-                    summaries.push(self.summarise(
-                        &c,
-                        trace_id_at(c.trace_id, first)?,
-                        first,
-                        &times,
-                    )?);
+                    let mut matched = false;
+                    for r in first..row {
+                        if let Some(gaps) = c.start_gap {
+                            start = start.wrapping_add(gaps.value(r) as u64);
+                        }
+                        if self.row_matches(&conditions, &c, r, start, name_ok.as_deref())? {
+                            matched = true;
+                            break;
+                        }
+                    }
+                    if !matched {
+                        continue;
+                    }
+                    newest.push(Reverse(trace_start));
+                    if newest.len() > limit {
+                        newest.pop();
+                    }
+                    candidates.push(Candidate {
+                        start: trace_start,
+                        group,
+                        first_row: row_offset + first,
+                        rows: row - first,
+                    });
+                }
+                row_offset += rows;
+            }
+        }
+        let oldest_kept = if newest.len() >= limit { newest.peek().map_or(0, |r| r.0) } else { 0 };
+        candidates.retain(|c| c.start >= oldest_kept);
+
+        // Pass 2: summaries of the candidates' rows.
+        let mut summaries = Vec::with_capacity(candidates.len());
+        for group in 0..index.row_groups.len() {
+            let mut in_group: Vec<Candidate> =
+                candidates.iter().filter(|c| c.group == group).copied().collect();
+            if in_group.is_empty() {
+                continue;
+            }
+            in_group.sort_unstable_by_key(|c| c.first_row);
+            summaries.extend(self.summarise_rows(group, &in_group)?);
+        }
+        summaries.sort_by(|a, b| {
+            b.start_unix_nano.cmp(&a.start_unix_nano).then_with(|| a.trace_id.cmp(&b.trace_id))
+        });
+        summaries.truncate(limit);
+        Ok(summaries)
+    }
+
+    /// Summaries of whole traces at known rows of one row group (sorted by first row).
+    fn summarise_rows(
+        &self,
+        group: usize,
+        traces: &[Candidate],
+    ) -> Result<Vec<TraceSummary>, BlockError> {
+        let rows = usize::try_from(self.index().row_groups[group].rows).unwrap_or(usize::MAX);
+        let ranges = traces.iter().map(|c| c.first_row..c.first_row + c.rows);
+        let selection = RowSelection::from_consecutive_ranges(ranges, rows);
+        let batches =
+            self.data().read(self.index(), group, &self.summary_roots(), Some(selection), None)?;
+        let mut summaries = Vec::with_capacity(traces.len());
+        let mut wanted = traces.iter();
+        for batch in &batches {
+            let c = self.summary_columns(batch)?;
+            let mut row = 0;
+            while row < batch.num_rows() {
+                let Some(trace) = wanted.next() else { break };
+                let end = (row + trace.rows).min(batch.num_rows());
+                summaries.push(self.summarise(&c, row, end)?);
+                row = end;
+            }
+        }
+        Ok(summaries)
+    }
+
+    fn summary_roots(&self) -> [usize; 8] {
+        let columns = &self.data().columns;
+        [
+            columns.trace_id,
+            columns.trace_start,
+            columns.start_gap,
+            columns.duration,
+            columns.resource,
+            columns.parent,
+            columns.span_bits,
+            columns.name,
+        ]
+    }
+
+    /// Summaries of this block's part of each of `trace_ids` (absent traces are left out).
+    pub fn summaries(&self, trace_ids: &[TraceId]) -> Result<Vec<TraceSummary>, BlockError> {
+        let index = self.index();
+        let mut by_group: Vec<Vec<TraceId>> = vec![Vec::new(); index.row_groups.len()];
+        for &trace_id in trace_ids {
+            if index.bloom.may_contain(trace_id) {
+                for group in self.row_groups_of(trace_id) {
+                    by_group[group].push(trace_id);
+                }
+            }
+        }
+        let mut summaries = Vec::new();
+        for (group, wanted) in by_group.iter().enumerate() {
+            if wanted.is_empty() {
+                continue;
+            }
+            for batch in
+                self.data().read(index, group, &self.summary_roots(), None, Some(wanted))?
+            {
+                let c = self.summary_columns(&batch)?;
+                let rows = batch.num_rows();
+                let mut row = 0;
+                while row < rows {
+                    let first = row;
+                    row += 1;
+                    while row < rows && c.trace_start.is_null(row) {
+                        row += 1;
+                    }
+                    summaries.push(self.summarise(&c, first, row)?);
                 }
             }
         }
@@ -303,29 +367,57 @@ impl Block {
         PreparedFilter { filter, by_resource, places }
     }
 
-    fn search_columns<'a>(
+    fn filter_columns<'a>(
         &self,
         batch: &'a RecordBatch,
-        needed_dedicated: &[bool],
-    ) -> Result<SearchColumns<'a>, BlockError> {
+        conditions: &Conditions<'_>,
+    ) -> Result<FilterColumns<'a>, BlockError> {
         use super::schema as s;
-        let by_name = |name: &str| {
-            batch.column_by_name(name).ok_or_else(|| corrupt(format!("no column {name}")))
-        };
+        let optional = |name: &str| batch.column_by_name(name);
         let dedicated = self
             .index()
             .dedicated
             .iter()
             .enumerate()
             .map(|(i, (key, kind))| {
-                if !needed_dedicated.get(i).copied().unwrap_or(false) {
+                if !conditions.dedicated.get(i).copied().unwrap_or(false) {
                     return Ok(None);
                 }
-                let array = by_name(&s::dedicated_column(key))?;
+                let array = optional(&s::dedicated_column(key))
+                    .ok_or_else(|| corrupt("dedicated column not read"))?;
                 DedicatedValues::new(array, *kind, key).map(Some)
             })
             .collect::<Result<_, BlockError>>()?;
-        Ok(SearchColumns {
+        Ok(FilterColumns {
+            trace_start: primitive(batch, s::TRACE_START)?,
+            start_gap: optional(s::START_GAP)
+                .map(|_| primitive(batch, s::START_GAP))
+                .transpose()?,
+            duration: optional(s::DURATION).map(|_| primitive(batch, s::DURATION)).transpose()?,
+            resource: optional(s::RESOURCE).map(|_| primitive(batch, s::RESOURCE)).transpose()?,
+            span_bits: optional(s::SPAN_BITS)
+                .map(|_| primitive(batch, s::SPAN_BITS))
+                .transpose()?,
+            name: optional(s::NAME).map(|names| TextColumn::new(names, s::NAME)).transpose()?,
+            attributes: optional(s::ATTRIBUTES)
+                .map(|a| {
+                    a.as_binary_opt::<i32>()
+                        .ok_or_else(|| corrupt("attributes of an unexpected type"))
+                })
+                .transpose()?,
+            dedicated,
+        })
+    }
+
+    fn summary_columns<'a>(
+        &self,
+        batch: &'a RecordBatch,
+    ) -> Result<SummaryColumns<'a>, BlockError> {
+        use super::schema as s;
+        let by_name = |name: &str| {
+            batch.column_by_name(name).ok_or_else(|| corrupt(format!("no column {name}")))
+        };
+        Ok(SummaryColumns {
             trace_id: by_name(s::TRACE_ID)?
                 .as_fixed_size_binary_opt()
                 .ok_or_else(|| corrupt("trace ids of an unexpected type"))?,
@@ -336,42 +428,52 @@ impl Block {
             parent: primitive(batch, s::PARENT)?,
             span_bits: primitive(batch, s::SPAN_BITS)?,
             name: TextColumn::new(by_name(s::NAME)?, s::NAME)?,
-            attributes: batch.column_by_name(s::ATTRIBUTES).and_then(|c| c.as_binary_opt::<i32>()),
-            dedicated,
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Whether one row satisfies every condition; `start` is the row's start when the
+    /// conditions need it.
     fn row_matches(
         &self,
-        query: &TraceQuery,
-        c: &SearchColumns<'_>,
+        conditions: &Conditions<'_>,
+        c: &FilterColumns<'_>,
         row: usize,
         start: u64,
-        end: u64,
-        service_ok: &[bool],
-        name_ok: &[bool],
-        filters: &[PreparedFilter<'_>],
+        name_ok: Option<&[bool]>,
     ) -> Result<bool, BlockError> {
-        let duration = end.saturating_sub(start);
-        let resource = c.resource.value(row) as usize;
-        let basic = start >= query.start_unix_nano
-            && start <= query.end_unix_nano
-            && service_ok.get(resource).copied().ok_or_else(|| corrupt("resource out of range"))?
-            && c.name
-                .key(row)
-                .and_then(|k| name_ok.get(usize::try_from(k).ok()?))
-                .copied()
-                .unwrap_or(false)
-            && query.min_duration_nanos.is_none_or(|min| duration >= min)
-            && query.max_duration_nanos.is_none_or(|max| duration <= max)
-            && (!query.errors_only
-                || SpanBits::status_code_of(c.span_bits.value(row)) == StatusCode::Error as u8);
-        if !basic {
+        let query = conditions.query;
+        if conditions.times && (start < query.start_unix_nano || start > query.end_unix_nano) {
             return Ok(false);
         }
-        for filter in filters {
-            if filter.by_resource.get(resource).copied().unwrap_or(false) {
+        if let Some(durations) = c.duration {
+            let end = start.wrapping_add(durations.value(row) as u64);
+            let duration = end.saturating_sub(start);
+            if query.min_duration_nanos.is_some_and(|min| duration < min)
+                || query.max_duration_nanos.is_some_and(|max| duration > max)
+            {
+                return Ok(false);
+            }
+        }
+        if let (Some(names), Some(name_ok)) = (&c.name, name_ok) {
+            let key = names.key(row).and_then(|k| usize::try_from(k).ok());
+            if !key.and_then(|k| name_ok.get(k)).copied().unwrap_or(false) {
+                return Ok(false);
+            }
+        }
+        if query.errors_only {
+            let bits = c.span_bits.ok_or_else(|| corrupt("span bits not read"))?;
+            if SpanBits::status_code_of(bits.value(row)) != StatusCode::Error as u8 {
+                return Ok(false);
+            }
+        }
+        let resource = c.resource.map(|r| r.value(row) as usize);
+        if let (Some(service_ok), Some(resource)) = (&conditions.service_ok, resource)
+            && !service_ok.get(resource).copied().ok_or_else(|| corrupt("resource out of range"))?
+        {
+            return Ok(false);
+        }
+        for filter in &conditions.filters {
+            if resource.and_then(|r| filter.by_resource.get(r)).copied().unwrap_or(false) {
                 continue;
             }
             if !self.span_attribute_matches(c, row, filter)? {
@@ -383,12 +485,12 @@ impl Block {
 
     fn span_attribute_matches(
         &self,
-        c: &SearchColumns<'_>,
+        c: &FilterColumns<'_>,
         row: usize,
         filter: &PreparedFilter<'_>,
     ) -> Result<bool, BlockError> {
-        let shape =
-            SpanBits::shape_of(c.span_bits.value(row)).ok_or_else(|| corrupt("bad span bits"))?;
+        let bits = c.span_bits.ok_or_else(|| corrupt("span bits not read"))?;
+        let shape = SpanBits::shape_of(bits.value(row)).ok_or_else(|| corrupt("bad span bits"))?;
         let wanted = filter.filter.value.as_str();
         let Some(shape) = shape else {
             let packed = c.attributes.ok_or_else(|| corrupt("attributes not read"))?;
@@ -427,16 +529,22 @@ impl Block {
         })
     }
 
+    /// The summary of one trace's rows `first..end` of a summary batch.
     fn summarise(
         &self,
-        c: &SearchColumns<'_>,
-        trace_id: TraceId,
+        c: &SummaryColumns<'_>,
         first: usize,
-        times: &[Row],
+        end: usize,
     ) -> Result<TraceSummary, BlockError> {
+        let trace_id = trace_id_at(c.trace_id, first)?;
+        let Some(mut start) = c.trace_start.is_valid(first).then(|| c.trace_start.value(first))
+        else {
+            return Err(corrupt("a trace's first row has no trace start"));
+        };
         let mut builder = SummaryBuilder::default();
-        for (i, time) in times.iter().enumerate() {
-            let row = first + i;
+        for row in first..end {
+            start = start.wrapping_add(c.start_gap.value(row) as u64);
+            let span_end = start.wrapping_add(c.duration.value(row) as u64);
             let resource = self
                 .index()
                 .resources
@@ -448,8 +556,8 @@ impl Block {
                 resource.service_name(),
                 name,
                 c.parent.value(row) == ROOT,
-                time.start,
-                time.end,
+                start,
+                span_end,
                 SpanBits::status_code_of(c.span_bits.value(row)) == StatusCode::Error as u8,
             );
         }

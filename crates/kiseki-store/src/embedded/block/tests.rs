@@ -430,6 +430,7 @@ fn search_finds_what_brute_force_finds() {
     let dir = temp_dir();
     let traces = shop_traces(4, 400);
     let block = write_block(dir.path(), BlockId::generate(), 0, traces.concat()).unwrap();
+    assert!(block.index().row_groups.len() > 3);
     for query in queries_for(&traces) {
         let found = block.search(&query).unwrap();
         assert_eq!(found, expected_search(&traces, &query), "{query:?}");
@@ -482,6 +483,7 @@ fn compaction_merges_overlapping_blocks_into_their_union() {
     assert_eq!(merged.meta().level, 1);
     assert_eq!(read_all(&merged, expected.keys().copied()), expected);
     let groups = &merged.index().row_groups;
+    assert!(groups.len() > 3, "{} row groups", groups.len());
     assert!(groups.windows(2).all(|w| w[0].last_trace < w[1].first_trace));
     let query = TraceQuery { limit: 1_000, ..Default::default() };
     assert_eq!(merged.search(&query).unwrap(), expected_search(&traces, &query));
@@ -569,7 +571,7 @@ fn reads_are_right_or_errors(
 ) -> bool {
     let Ok(block) = Block::open(dir) else { return true };
     let mut any_error = false;
-    for (id, spans) in expected.iter().step_by(7) {
+    for (id, spans) in expected {
         match block.trace(*id) {
             Ok(mut read) => {
                 canonical_order(&mut read);
