@@ -650,3 +650,17 @@ fn block_ids_sort_by_time_and_read_back_from_their_names() {
         assert!(bad.parse::<BlockId>().is_err(), "{bad}");
     }
 }
+
+#[test]
+fn an_empty_block_is_valid_and_blocks_can_be_shared_across_threads() {
+    fn shared<T: Send + Sync>(_: &T) {}
+    let dir = temp_dir();
+    let empty = write_block(dir.path(), BlockId::generate(), 0, Vec::new()).unwrap();
+    shared(&empty);
+    assert_eq!(empty.meta().span_count, 0);
+    assert!(empty.search(&TraceQuery::default()).unwrap().is_empty());
+    assert!(empty.trace(TraceId::new(7).unwrap()).unwrap().is_empty());
+    let reopened = Block::open(empty.dir()).unwrap();
+    let merged = compact(&[&reopened], dir.path(), BlockId::generate(), 1).unwrap();
+    assert_eq!(merged.meta().span_count, 0);
+}
