@@ -1,3 +1,4 @@
 //! The embedded store: spans kept on the local disk, with no server to run beside kiseki.
 
+pub mod block;
 pub mod wal;

@@ -1,0 +1,172 @@
+//! Attribute shapes: the ordered keys of an attribute list with where each value is kept.
+//!
+//! Spans from the same instrumentation carry the same keys in the same order, so a block keeps
+//! each distinct key list once and a row stores only its number and the values. Keeping the
+//! order makes the round trip exact. A block keeps at most [`MAX_SHAPES`] shapes; lists beyond
+//! that are written inline with their keys.
+
+use std::hash::Hasher;
+
+use kiseki_model::{AnyValue, KeyValue, Str};
+use rustc_hash::{FxHashMap, FxHasher};
+
+use super::schema::DedicatedType;
+use super::values::{Corrupt, Reader, ValueTag, put_str, put_varint};
+
+/// Shapes one block keeps; the rest are written inline.
+pub const MAX_SHAPES: usize = 65_536;
+/// Shapes with one hash value that are compared before giving up and writing inline, so that
+/// keys made to collide cannot make writing slow.
+const MAX_SHAPES_PER_HASH: usize = 8;
+
+/// Where the value of one attribute is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// In the dedicated column with this index in the block's dedicated key list.
+    Dedicated(u16),
+    /// In the packed values column, as a value of this type.
+    Generic(ValueTag),
+}
+
+impl Slot {
+    fn to_code(self) -> u64 {
+        match self {
+            Slot::Generic(tag) => tag as u64,
+            Slot::Dedicated(index) => 8 + u64::from(index),
+        }
+    }
+
+    fn from_code(code: u64) -> Result<Self, Corrupt> {
+        match code {
+            0..8 => Ok(Slot::Generic(ValueTag::from_byte(code as u8)?)),
+            _ => u16::try_from(code - 8)
+                .map(Slot::Dedicated)
+                .map_err(|_| Corrupt(format!("attribute slot {code}"))),
+        }
+    }
+}
+
+/// The keys of an attribute list, in order, with the slot of each value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Shape {
+    pub entries: Vec<(Str, Slot)>,
+}
+
+impl Shape {
+    pub fn encode(&self, buf: &mut Vec<u8>) {
+        put_varint(buf, self.entries.len() as u64);
+        for (key, slot) in &self.entries {
+            put_str(buf, key);
+            put_varint(buf, slot.to_code());
+        }
+    }
+
+    pub fn decode(
+        reader: &mut Reader<'_>,
+        dedicated: &[(Str, DedicatedType)],
+    ) -> Result<Self, Corrupt> {
+        let count = reader.count()?;
+        let mut entries = Vec::with_capacity(count);
+        for _ in 0..count {
+            let key = reader.str()?;
+            let slot = Slot::from_code(reader.varint()?)?;
+            if let Slot::Dedicated(index) = slot
+                && usize::from(index) >= dedicated.len()
+            {
+                return Err(Corrupt(format!("shape names dedicated column {index}")));
+            }
+            entries.push((key, slot));
+        }
+        Ok(Self { entries })
+    }
+
+    /// The position and slot of the first entry with `key` (attribute lookups take the first).
+    pub fn find(&self, key: &str) -> Option<(usize, Slot)> {
+        self.entries.iter().position(|(k, _)| k == key).map(|i| (i, self.entries[i].1))
+    }
+}
+
+/// Chooses slots for attribute lists and numbers the distinct shapes of one block.
+pub struct ShapeTable {
+    /// Dedicated keys with their type and index; a key is dedicated only with that type.
+    dedicated: FxHashMap<Str, (u16, DedicatedType)>,
+    shapes: Vec<Shape>,
+    /// Per shape: the value type of each entry and whether dedicated slots were allowed, so a
+    /// list is matched to a shape without deciding its slots again.
+    signatures: Vec<(Vec<ValueTag>, bool)>,
+    by_hash: FxHashMap<u64, Vec<u32>>,
+}
+
+impl ShapeTable {
+    pub fn new(dedicated: &[(Str, DedicatedType)]) -> Self {
+        let dedicated = dedicated
+            .iter()
+            .enumerate()
+            .map(|(i, (key, kind))| (key.clone(), (i as u16, *kind)))
+            .collect();
+        Self {
+            dedicated,
+            shapes: Vec::new(),
+            signatures: Vec::new(),
+            by_hash: FxHashMap::default(),
+        }
+    }
+
+    /// Numbers the shape of `attributes` (dedicated slots allowed when `use_dedicated`);
+    /// `None` when it has to be written inline.
+    pub fn number(&mut self, attributes: &[KeyValue], use_dedicated: bool) -> Option<u32> {
+        let mut hasher = FxHasher::default();
+        hasher.write_u8(u8::from(use_dedicated));
+        for kv in attributes {
+            hasher.write(kv.key.as_bytes());
+            hasher.write_u8(ValueTag::of(&kv.value) as u8);
+        }
+        let candidates = self.by_hash.entry(hasher.finish()).or_default();
+        let same =
+            |id: u32| {
+                let (tags, dedicated) = &self.signatures[id as usize];
+                let entries = &self.shapes[id as usize].entries;
+                *dedicated == use_dedicated
+                    && entries.len() == attributes.len()
+                    && entries.iter().zip(tags).zip(attributes).all(|(((key, _), tag), kv)| {
+                        *tag == ValueTag::of(&kv.value) && key == &kv.key
+                    })
+            };
+        if let Some(&id) = candidates.iter().find(|&&id| same(id)) {
+            return Some(id);
+        }
+        if self.shapes.len() >= MAX_SHAPES || candidates.len() >= MAX_SHAPES_PER_HASH {
+            return None;
+        }
+        let id = self.shapes.len() as u32;
+        candidates.push(id);
+        let mut used: u64 = 0;
+        let mut entries = Vec::with_capacity(attributes.len());
+        for kv in attributes {
+            let dedicated = if use_dedicated { self.dedicated.get(kv.key.as_str()) } else { None };
+            let slot = match (dedicated, &kv.value) {
+                (Some(&(index, DedicatedType::Str)), AnyValue::Str(_))
+                | (Some(&(index, DedicatedType::Int)), AnyValue::Int(_))
+                    if index < 64 && used & (1 << index) == 0 =>
+                {
+                    used |= 1 << index;
+                    Slot::Dedicated(index)
+                }
+                _ => Slot::Generic(ValueTag::of(&kv.value)),
+            };
+            entries.push((kv.key.clone(), slot));
+        }
+        self.signatures
+            .push((attributes.iter().map(|kv| ValueTag::of(&kv.value)).collect(), use_dedicated));
+        self.shapes.push(Shape { entries });
+        Some(id)
+    }
+
+    pub fn shape(&self, id: u32) -> &Shape {
+        &self.shapes[id as usize]
+    }
+
+    pub fn into_shapes(self) -> Vec<Shape> {
+        self.shapes
+    }
+}
