@@ -22,6 +22,8 @@ pub enum Reason {
     Overloaded,
     /// The store cannot take data now.
     Unavailable,
+    /// The store failed in a way retrying will not fix.
+    Internal,
 }
 
 impl Reason {
@@ -36,6 +38,7 @@ impl Reason {
             Reason::MethodNotAllowed => "method_not_allowed",
             Reason::Overloaded => "overloaded",
             Reason::Unavailable => "unavailable",
+            Reason::Internal => "internal",
         }
     }
 
@@ -50,6 +53,7 @@ impl Reason {
             Reason::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Reason::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             Reason::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Reason::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -127,6 +131,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::Overloaded => ApiError::new(Reason::Overloaded, error.to_string()),
             StoreError::Unavailable(_) => ApiError::new(Reason::Unavailable, error.to_string()),
+            StoreError::Failed(_) => ApiError::new(Reason::Internal, error.to_string()),
         }
     }
 }
@@ -145,6 +150,7 @@ pub fn grpc_status(error: &ApiError) -> tonic::Status {
         }
         Reason::TooLarge | Reason::Overloaded => tonic::Code::ResourceExhausted,
         Reason::Unavailable => tonic::Code::Unavailable,
+        Reason::Internal => tonic::Code::Internal,
         Reason::UnsupportedMediaType | Reason::NotFound | Reason::MethodNotAllowed => {
             tonic::Code::Unimplemented
         }

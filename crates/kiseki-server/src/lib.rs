@@ -130,7 +130,9 @@ pub struct App {
 
 /// Builds every configured receiver and the query API over one store.
 pub fn app(config: &ServerConfig, store: Arc<dyn Store>) -> App {
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
+    metrics.register_store(Arc::clone(&store));
+    let metrics = Arc::new(metrics);
     let ingest = Arc::new(Ingest::new(Arc::clone(&store), Arc::clone(&metrics)));
     let context = ReceiverContext { ingest: Arc::clone(&ingest), limits: config.limits };
     let mut listeners: Vec<Listener> =

@@ -1,8 +1,14 @@
 //! kiseki's own metrics, exposed in the Prometheus (OpenMetrics) text format at `/metrics`.
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use std::sync::Arc;
+
+use kiseki_store::Store;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use crate::error::Reason;
@@ -37,26 +43,30 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("kiseki_receiver");
+        let mut registry = Registry::with_prefix("kiseki");
         let requests = Family::default();
         let spans = Family::default();
         let bytes = Family::default();
         let spans_rejected = Family::default();
         let requests_rejected = Family::default();
-        registry.register("requests", "Requests whose spans were accepted", requests.clone());
-        registry.register("spans", "Spans accepted", spans.clone());
         registry.register(
-            "bytes",
+            "receiver_requests",
+            "Requests whose spans were accepted",
+            requests.clone(),
+        );
+        registry.register("receiver_spans", "Spans accepted", spans.clone());
+        registry.register(
+            "receiver_bytes",
             "Request body bytes received, before decompression",
             bytes.clone(),
         );
         registry.register(
-            "spans_rejected",
+            "receiver_spans_rejected",
             "Spans refused one by one while the rest of their request was accepted",
             spans_rejected.clone(),
         );
         registry.register(
-            "requests_rejected",
+            "receiver_requests_rejected",
             "Requests refused as a whole, by reason",
             requests_rejected.clone(),
         );
@@ -75,6 +85,11 @@ impl Metrics {
         self.requests.get_or_create(&labels).inc();
         self.spans.get_or_create(&labels).inc_by(spans as u64);
         self.bytes.get_or_create(&labels).inc_by(wire_bytes as u64);
+    }
+
+    /// Adds the store's own metrics (`kiseki_store_*`), read from it on every scrape.
+    pub fn register_store(&mut self, store: Arc<dyn Store>) {
+        self.registry.register_collector(Box::new(StoreCollector(store)));
     }
 
     /// Counts spans refused inside an otherwise accepted request.
@@ -96,6 +111,33 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+}
+
+/// Reads a store's metrics at scrape time.
+struct StoreCollector(Arc<dyn Store>);
+
+impl std::fmt::Debug for StoreCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreCollector")
+    }
+}
+
+impl Collector for StoreCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for metric in self.0.metrics() {
+            let name = format!("store_{}", metric.name);
+            if metric.is_counter {
+                let encoder =
+                    encoder.encode_descriptor(&name, metric.help, None, MetricType::Counter)?;
+                ConstCounter::new(metric.value).encode(encoder)?;
+            } else {
+                let encoder =
+                    encoder.encode_descriptor(&name, metric.help, None, MetricType::Gauge)?;
+                ConstGauge::new(metric.value as i64).encode(encoder)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -121,5 +163,16 @@ mod tests {
         assert!(text.contains(
             r#"kiseki_receiver_requests_rejected_total{receiver="zipkin",reason="too_large"} 1"#
         ));
+    }
+
+    #[tokio::test]
+    async fn the_store_reports_its_own_numbers_at_scrape_time() {
+        let store = Arc::new(kiseki_store::MemoryStore::new(100));
+        let mut metrics = Metrics::new();
+        metrics.register_store(store.clone());
+        store.append(kiseki_testkit::Generator::new(1).spans(10, 1)).await.unwrap();
+        let text = metrics.encode();
+        let line = text.lines().find(|l| l.starts_with("kiseki_store_memory_spans ")).unwrap();
+        assert_ne!(line, "kiseki_store_memory_spans 0", "{text}");
     }
 }

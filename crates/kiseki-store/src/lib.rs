@@ -25,6 +25,9 @@ pub enum StoreError {
     /// The store cannot accept data at all right now (e.g. its disk is full).
     #[error("store is unavailable: {0}")]
     Unavailable(String),
+    /// Reading failed in a way retrying will not fix (e.g. a damaged block).
+    #[error("store failed: {0}")]
+    Failed(String),
 }
 
 /// A place to keep spans and read traces back.
@@ -55,4 +58,19 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets spans that started before `cutoff_unix_nano`: from then on no read returns them,
     /// and their space is given back as the store's layout allows.
     async fn delete_before(&self, cutoff_unix_nano: u64) -> Result<(), StoreError>;
+
+    /// The store's own counters and gauges, read on every scrape of `/metrics`.
+    fn metrics(&self) -> Vec<StoreMetric> {
+        Vec::new()
+    }
+}
+
+/// One number a store reports about itself, exposed as `kiseki_store_<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreMetric {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// A counter only grows; a gauge is a current value.
+    pub is_counter: bool,
+    pub value: u64,
 }

@@ -8,7 +8,7 @@ use kiseki_model::{Span, TraceId};
 
 use crate::catalog::Catalog;
 use crate::query::{NewestTraces, Operation, TraceQuery, TraceSummary};
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, StoreMetric};
 
 /// Keeps up to `max_spans` spans; traces are evicted whole, oldest first.
 pub struct MemoryStore {
@@ -109,6 +109,15 @@ impl Store for MemoryStore {
         });
         arrival.retain(|id| traces.contains_key(id));
         Ok(())
+    }
+
+    fn metrics(&self) -> Vec<StoreMetric> {
+        vec![StoreMetric {
+            name: "memory_spans",
+            help: "Spans kept in the memory store",
+            is_counter: false,
+            value: self.span_count() as u64,
+        }]
     }
 }
 
