@@ -246,55 +246,60 @@ pub async fn deleted_spans_are_gone_and_newer_ones_stay(store: Arc<dyn Store>) {
     assert!(found.len() >= 45, "{} traces left", found.len());
 }
 
-/// Generates one `#[tokio::test]` per conformance test for a store made by `$make`.
+/// Generates one `#[tokio::test]` per conformance test for a store made by `$make`, an
+/// expression that may `.await`.
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:expr) => {
         mod conformance {
             use super::*;
 
-            fn store() -> std::sync::Arc<dyn $crate::Store> {
+            async fn store() -> std::sync::Arc<dyn $crate::Store> {
                 std::sync::Arc::new($make)
             }
 
             #[tokio::test]
             async fn appended_spans_are_read_back() {
-                $crate::conformance::appended_spans_are_read_back(store()).await;
+                $crate::conformance::appended_spans_are_read_back(store().await).await;
             }
 
             #[tokio::test]
             async fn unknown_trace_is_empty() {
-                $crate::conformance::unknown_trace_is_empty(store()).await;
+                $crate::conformance::unknown_trace_is_empty(store().await).await;
             }
 
             #[tokio::test]
             async fn batches_of_one_trace_are_joined() {
-                $crate::conformance::batches_of_one_trace_are_joined(store()).await;
+                $crate::conformance::batches_of_one_trace_are_joined(store().await).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_appends_keep_every_trace() {
-                $crate::conformance::concurrent_appends_keep_every_trace(store()).await;
+                $crate::conformance::concurrent_appends_keep_every_trace(store().await).await;
             }
 
             #[tokio::test]
             async fn search_returns_matching_traces_newest_first() {
-                $crate::conformance::search_returns_matching_traces_newest_first(store()).await;
+                $crate::conformance::search_returns_matching_traces_newest_first(store().await)
+                    .await;
             }
 
             #[tokio::test]
             async fn search_summarises_traces_appended_in_parts() {
-                $crate::conformance::search_summarises_traces_appended_in_parts(store()).await;
+                $crate::conformance::search_summarises_traces_appended_in_parts(store().await)
+                    .await;
             }
 
             #[tokio::test]
             async fn services_operations_and_attributes_are_listed() {
-                $crate::conformance::services_operations_and_attributes_are_listed(store()).await;
+                $crate::conformance::services_operations_and_attributes_are_listed(store().await)
+                    .await;
             }
 
             #[tokio::test]
             async fn deleted_spans_are_gone_and_newer_ones_stay() {
-                $crate::conformance::deleted_spans_are_gone_and_newer_ones_stay(store()).await;
+                $crate::conformance::deleted_spans_are_gone_and_newer_ones_stay(store().await)
+                    .await;
             }
         }
     };

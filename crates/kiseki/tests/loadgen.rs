@@ -13,7 +13,7 @@ use std::time::Duration;
 use kiseki::loadgen::{self, Class, Config, Outcome, Protocol, ResponseHook, Target};
 use kiseki_model::{Span, TraceId};
 use kiseki_server::{BodyLimits, ListenConfig, Server, ServerConfig};
-use kiseki_store::{MemoryStore, Store, StoreError};
+use kiseki_store::{MemoryStore, Operation, Store, StoreError, TraceQuery, TraceSummary};
 
 fn localhost() -> IpAddr {
     IpAddr::from([127, 0, 0, 1])
@@ -102,6 +102,30 @@ impl Store for ThrottlingStore {
     async fn trace(&self, trace_id: TraceId) -> Result<Vec<Span>, StoreError> {
         self.inner.trace(trace_id).await
     }
+
+    async fn search(&self, query: &TraceQuery) -> Result<Vec<TraceSummary>, StoreError> {
+        self.inner.search(query).await
+    }
+
+    async fn services(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.services().await
+    }
+
+    async fn operations(&self, service: &str) -> Result<Vec<Operation>, StoreError> {
+        self.inner.operations(service).await
+    }
+
+    async fn attribute_keys(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.attribute_keys().await
+    }
+
+    async fn attribute_values(&self, key: &str, limit: usize) -> Result<Vec<String>, StoreError> {
+        self.inner.attribute_values(key, limit).await
+    }
+
+    async fn delete_before(&self, cutoff_unix_nano: u64) -> Result<(), StoreError> {
+        self.inner.delete_before(cutoff_unix_nano).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -168,8 +192,11 @@ impl Drop for DemoServer {
 
 #[test]
 fn serve_demo_shows_a_live_trace_that_came_in_over_otlp() {
+    let data_dir = std::env::temp_dir().join(format!("kiseki-demo-test-{}", std::process::id()));
     let mut command = Command::new(env!("CARGO_BIN_EXE_kiseki"));
     command.args(["serve", "--demo", "--demo-traces-per-second", "20", "--host", "127.0.0.1"]);
+    // The demo runs on the default store, the embedded one, in a directory of its own.
+    command.arg("--data-dir").arg(&data_dir);
     for flag in [
         "--otlp-grpc-addr",
         "--otlp-http-addr",
@@ -231,4 +258,6 @@ fn serve_demo_shows_a_live_trace_that_came_in_over_otlp() {
         .and_then(|line| line.rsplit(' ').next()?.parse::<u64>().ok());
     assert!(demo_spans.is_some_and(|n| n > 0), "{metrics}");
     drop(reader);
+    drop(server);
+    let _ = std::fs::remove_dir_all(&data_dir);
 }

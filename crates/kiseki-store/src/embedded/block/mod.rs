@@ -279,10 +279,10 @@ impl Block {
 
     /// Removes the block's files: renames the directory to `<id>.deleted` (so a crash leaves
     /// nothing that looks like a block), then deletes it.
-    pub fn remove(self) -> Result<(), BlockError> {
+    pub fn remove(&self) -> Result<(), BlockError> {
+        // Readers that still hold this block keep their open file; the directory goes now.
         let parent = self.dir.parent().map(Path::to_path_buf).unwrap_or_default();
         let doomed = parent.join(format!("{}{DELETED_SUFFIX}", self.id));
-        drop(self.data);
         fs::rename(&self.dir, &doomed)?;
         sync_dir(&parent)?;
         fs::remove_dir_all(&doomed)?;
