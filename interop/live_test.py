@@ -14,9 +14,11 @@ Needs interop/setup-python.sh and interop/setup-node.sh to have run.
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -173,7 +175,12 @@ def main():
 
     selected = [(k, n) for k, n in emitters() if not args.only or n in args.only or f"{k}-{n}" in args.only]
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "kiseki-live-test.log"), "w")
-    kiseki = subprocess.Popen([args.kiseki, "serve", "--host", HOST], stdout=log, stderr=subprocess.STDOUT)
+    data_dir = tempfile.mkdtemp(prefix="kiseki-live-test-")
+    kiseki = subprocess.Popen(
+        [args.kiseki, "serve", "--host", HOST, "--data-dir", data_dir],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     failures = []
     try:
         wait_ready(kiseki)
@@ -209,6 +216,7 @@ def main():
         if code != 0:
             failures.append(f"kiseki exit status {code}")
             print(f"FAIL kiseki did not stop cleanly: {code}")
+        shutil.rmtree(data_dir, ignore_errors=True)
     print(f"{len(selected) - len([f for f in failures if not f.startswith(('metrics', 'kiseki'))])}/{len(selected)} emitters passed")
     if failures:
         print("kiseki log: " + log.name)

@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Receive, store and serve traces.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Send seeded, realistic traces from a simulated online shop to a server, and report what
     /// it acknowledged and refused.
     Loadgen(LoadgenArgs),
@@ -80,6 +80,27 @@ pub struct ServeArgs {
     /// Largest request body accepted after decompression, in bytes [default: 64 MiB].
     #[arg(long, env = "KISEKI_MAX_DECOMPRESSED_BYTES")]
     pub max_decompressed_bytes: Option<usize>,
+
+    /// Where spans are kept: `embedded` (on disk in --data-dir) or `memory` [default: embedded].
+    #[arg(long, env = "KISEKI_STORE")]
+    pub store: Option<String>,
+
+    /// Directory of the embedded store [default: ./data].
+    #[arg(long, env = "KISEKI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Delete spans older than this, e.g. 72h, 14d, or off [default: 7d].
+    #[arg(long, env = "KISEKI_RETENTION")]
+    pub retention: Option<String>,
+
+    /// Delete the oldest blocks while the store takes more disk than this, e.g. 50GiB, or off
+    /// [default: off].
+    #[arg(long, env = "KISEKI_RETENTION_MAX_BYTES")]
+    pub retention_max_bytes: Option<String>,
+
+    /// Spans held in memory before they are written as a block [default: 250000].
+    #[arg(long, env = "KISEKI_HEAD_MAX_SPANS")]
+    pub head_max_spans: Option<usize>,
 
     /// Spans the in-memory store keeps before it evicts the oldest traces [default: 1000000].
     #[arg(long, env = "KISEKI_MEMORY_MAX_SPANS")]

@@ -5,10 +5,12 @@
 //! validated [`Settings`] the server starts from.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use kiseki_server::{BodyLimits, ListenConfig, ServerConfig};
+use kiseki_store::embedded::EmbeddedOptions;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -53,6 +55,16 @@ pub struct LimitsSection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSection {
+    /// `embedded` or `memory`.
+    pub kind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// A duration such as `14d`, or `off`.
+    pub retention: Option<String>,
+    /// A size such as `50GiB`, or `off`.
+    pub retention_max_bytes: Option<String>,
+    pub head_max_spans: Option<usize>,
+    /// A duration such as `2m`.
+    pub head_max_age: Option<String>,
     pub memory_max_spans: Option<usize>,
 }
 
@@ -67,9 +79,16 @@ pub struct DemoSection {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub server: ServerConfig,
-    pub memory_max_spans: usize,
+    pub store: StoreSettings,
     /// Traces per second of generated demo traffic; `None` when the demo is off.
     pub demo_traces_per_second: Option<f64>,
+}
+
+/// Which store keeps the spans, and its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreSettings {
+    Embedded(EmbeddedOptions),
+    Memory { max_spans: usize },
 }
 
 pub const DEFAULT_MEMORY_MAX_SPANS: usize = 1_000_000;
@@ -185,13 +204,7 @@ impl Settings {
         if limits.max_request_bytes == 0 || limits.max_decompressed_bytes == 0 {
             bail!("request size limits must be at least 1 byte");
         }
-        let memory_max_spans = args
-            .memory_max_spans
-            .or(file.store.memory_max_spans)
-            .unwrap_or(DEFAULT_MEMORY_MAX_SPANS);
-        if memory_max_spans == 0 {
-            bail!("memory_max_spans must be at least 1");
-        }
+        let store = resolve_store(args, file.store)?;
         let demo = args.demo || file.demo.enabled.unwrap_or(false);
         let rate = args
             .demo_traces_per_second
@@ -206,10 +219,105 @@ impl Settings {
         }
         Ok(Settings {
             server: ServerConfig { listen, limits },
-            memory_max_spans,
+            store,
             demo_traces_per_second: demo.then_some(rate),
         })
     }
+}
+
+fn resolve_store(args: &ServeArgs, file: StoreSection) -> anyhow::Result<StoreSettings> {
+    let kind = args.store.clone().or(file.kind).unwrap_or_else(|| "embedded".into());
+    match kind.as_str() {
+        "memory" => {
+            let max_spans =
+                args.memory_max_spans.or(file.memory_max_spans).unwrap_or(DEFAULT_MEMORY_MAX_SPANS);
+            if max_spans == 0 {
+                bail!("memory_max_spans must be at least 1");
+            }
+            Ok(StoreSettings::Memory { max_spans })
+        }
+        "embedded" => {
+            let dir = args.data_dir.clone().or(file.data_dir);
+            let mut options = EmbeddedOptions::new(
+                dir.unwrap_or_else(|| PathBuf::from(EmbeddedOptions::DEFAULT_DIR)),
+            );
+            if let Some(text) = args.retention.as_deref().or(file.retention.as_deref()) {
+                options.retention_max_age = parse_duration(text)
+                    .context("retention must be a duration like 14d, or off")?;
+            }
+            if let Some(text) =
+                args.retention_max_bytes.as_deref().or(file.retention_max_bytes.as_deref())
+            {
+                options.retention_max_bytes = parse_bytes(text)
+                    .context("retention_max_bytes must be a size like 50GiB, or off")?;
+            }
+            if let Some(spans) = args.head_max_spans.or(file.head_max_spans) {
+                if spans == 0 {
+                    bail!("head_max_spans must be at least 1");
+                }
+                options.head_max_spans = spans;
+            }
+            if let Some(text) = file.head_max_age.as_deref() {
+                options.head_max_age = parse_duration(text)
+                    .context("head_max_age must be a duration like 2m")?
+                    .context("head_max_age cannot be off")?;
+            }
+            Ok(StoreSettings::Embedded(options))
+        }
+        other => bail!("store must be embedded or memory, not {other:?}"),
+    }
+}
+
+/// `90s`, `15m`, `72h`, `14d` (a bare number is seconds), or `off` for none.
+fn parse_duration(text: &str) -> anyhow::Result<Option<Duration>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().with_context(|| format!("{text:?} is not a duration"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        other => bail!("unknown duration unit {other:?} (use s, m, h, d or w)"),
+    };
+    let seconds = number.checked_mul(seconds).context("duration is too long")?;
+    if seconds == 0 {
+        bail!("a duration must be more than zero; use off for none");
+    }
+    Ok(Some(Duration::from_secs(seconds)))
+}
+
+/// `123`, `500MB`, `50GiB`, `2TB` (decimal and binary units), or `off` for none.
+fn parse_bytes(text: &str) -> anyhow::Result<Option<u64>> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().with_context(|| format!("{text:?} is not a size"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => bail!("unknown size unit {other:?}"),
+    };
+    let bytes = number.checked_mul(multiplier).context("size is too large")?;
+    if bytes == 0 {
+        bail!("a size must be more than zero; use off for none");
+    }
+    Ok(Some(bytes))
 }
 
 /// `host:port`, a bare `port` (on the listen host), or `off`.
@@ -237,7 +345,7 @@ mod tests {
         let mut all = vec!["kiseki", "serve"];
         all.extend_from_slice(args);
         let Command::Serve(args) = Cli::parse_from(all).command else { panic!("not serve") };
-        args
+        *args
     }
 
     #[test]
@@ -280,6 +388,41 @@ mod tests {
         let grpc_only = ["--demo", "--otlp-http-addr", "off"];
         let settings = Settings::resolve(&serve_args(&grpc_only), FileConfig::default()).unwrap();
         assert_eq!(settings.demo_traces_per_second, Some(DEFAULT_DEMO_TRACES_PER_SECOND));
+    }
+
+    #[test]
+    fn the_embedded_store_is_the_default_and_its_settings_resolve() {
+        let settings = Settings::resolve(&serve_args(&[]), FileConfig::default()).unwrap();
+        assert_eq!(settings.store, StoreSettings::Embedded(EmbeddedOptions::default()));
+        let file: FileConfig = toml::from_str(
+            "[store]\ndata_dir = \"/var/lib/kiseki\"\nretention = \"14d\"\nhead_max_age = \"30s\"\n",
+        )
+        .unwrap();
+        let args = serve_args(&["--retention-max-bytes", "50GiB", "--head-max-spans", "1000"]);
+        let StoreSettings::Embedded(options) = Settings::resolve(&args, file).unwrap().store else {
+            panic!("embedded store expected");
+        };
+        assert_eq!(options.dir, PathBuf::from("/var/lib/kiseki"));
+        assert_eq!(options.retention_max_age, Some(Duration::from_secs(14 * 86_400)));
+        assert_eq!(options.retention_max_bytes, Some(50 << 30));
+        assert_eq!(options.head_max_spans, 1000);
+        assert_eq!(options.head_max_age, Duration::from_secs(30));
+        let args = serve_args(&["--data-dir", "/tmp/x", "--retention", "off"]);
+        let StoreSettings::Embedded(options) =
+            Settings::resolve(&args, FileConfig::default()).unwrap().store
+        else {
+            panic!("embedded store expected");
+        };
+        assert_eq!(options.dir, PathBuf::from("/tmp/x"));
+        assert_eq!(options.retention_max_age, None);
+        let args = serve_args(&["--store", "memory", "--memory-max-spans", "10"]);
+        let settings = Settings::resolve(&args, FileConfig::default()).unwrap();
+        assert_eq!(settings.store, StoreSettings::Memory { max_spans: 10 });
+        for bad in
+            [&["--store", "disk"][..], &["--retention", "3 fortnights"], &["--retention", "0d"]]
+        {
+            assert!(Settings::resolve(&serve_args(bad), FileConfig::default()).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

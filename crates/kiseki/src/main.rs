@@ -14,10 +14,11 @@ use anyhow::Context;
 use clap::Parser;
 use kiseki::loadgen::{self, Class, Outcome, Pace};
 use kiseki_model::Span;
-use kiseki_store::MemoryStore;
+use kiseki_store::embedded::EmbeddedStore;
+use kiseki_store::{MemoryStore, Store};
 
 use cli::{Cli, Command, LoadgenArgs, ServeArgs};
-use config::{FileConfig, Settings};
+use config::{FileConfig, Settings, StoreSettings};
 
 /// A faster allocator than the system's for many small allocations, as decoding makes.
 #[global_allocator]
@@ -38,7 +39,7 @@ fn main() -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)).map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => runtime.block_on(serve(*args)).map(|()| ExitCode::SUCCESS),
         Command::Loadgen(args) => runtime.block_on(run_loadgen(args)),
     }
 }
@@ -49,7 +50,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => FileConfig::default(),
     };
     let settings = Settings::resolve(&args, file)?;
-    let store = Arc::new(MemoryStore::new(settings.memory_max_spans));
+    let store: Arc<dyn Store> = match &settings.store {
+        StoreSettings::Memory { max_spans } => Arc::new(MemoryStore::new(*max_spans)),
+        StoreSettings::Embedded(options) => Arc::new(
+            EmbeddedStore::open(options.clone()).await.context("opening the embedded store")?,
+        ),
+    };
     let mut server = kiseki_server::start(settings.server.clone(), store)
         .await
         .context("starting the server")?;
