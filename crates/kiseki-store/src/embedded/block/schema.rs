@@ -28,7 +28,7 @@ pub const ROW_GROUP_ROWS: usize = 1_000;
 /// Rows per data page: small enough that a trace-by-id read decodes little, large enough to
 /// compress well.
 #[cfg(not(test))]
-pub const PAGE_ROWS: usize = 8_192;
+pub const PAGE_ROWS: usize = 16_384;
 #[cfg(test)]
 pub const PAGE_ROWS: usize = 128;
 /// The zstd level of every compressed column.
