@@ -34,4 +34,4 @@ target_dir="$(cargo metadata --format-version 1 --no-deps |
 python3 interop/live_test.py --kiseki "$target_dir/debug/kiseki"
 
 step "crash test: SIGKILL during ingest loses no acknowledged span"
-python3 scripts/crash_test.py --kiseki "$target_dir/debug/kiseki" --rounds 8
+python3 scripts/crash_test.py --kiseki "$target_dir/debug/kiseki" --rounds 8 --senders 2 --max-delay 1.5
