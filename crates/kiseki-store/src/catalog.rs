@@ -2,9 +2,11 @@
 //! and attribute keys with some of their values, bounded so that ids and free text cannot grow
 //! it without end.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+use std::io::Write;
 
-use kiseki_model::{AnyValue, Span, Str};
+use kiseki_model::{AnyValue, Resource, Span, Str};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::query::Operation;
 
@@ -16,14 +18,31 @@ pub const MAX_VALUES_PER_KEY: usize = 200;
 pub const MAX_VALUE_LEN: usize = 200;
 
 /// Services, operations, attribute keys and (bounded) values.
+///
+/// Hash-based, since spans are added to it on the ingest path; lists come out sorted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Catalog {
-    operations: BTreeMap<Str, BTreeSet<Operation>>,
-    attributes: BTreeMap<Str, BTreeSet<Str>>,
+    operations: FxHashMap<Str, BTreeSet<Operation>>,
+    attributes: FxHashMap<Str, FxHashSet<Str>>,
 }
 
 impl Catalog {
+    /// Adds the span's service, operation and attributes, and those of its resource.
     pub fn add_span(&mut self, span: &Span) {
+        self.add_span_only(span);
+        self.add_resource(&span.resource);
+    }
+
+    /// Adds the resource's attributes; spans of one batch share a resource, so callers that
+    /// see many spans add each resource once with this and the spans with [`Self::add_span_only`].
+    pub fn add_resource(&mut self, resource: &Resource) {
+        for kv in resource.attributes.iter() {
+            self.add_attribute(&kv.key, &kv.value);
+        }
+    }
+
+    /// Adds the span's service, operation and own attributes, not its resource's.
+    pub fn add_span_only(&mut self, span: &Span) {
         let service = span.service_name();
         let operations = match self.operations.get_mut(service) {
             Some(operations) => operations,
@@ -32,7 +51,7 @@ impl Catalog {
         if !operations.iter().any(|o| o.kind == span.kind && o.name == span.name.as_str()) {
             operations.insert(Operation { name: span.name.to_string(), kind: span.kind });
         }
-        for kv in span.attributes.iter().chain(span.resource.attributes.iter()) {
+        for kv in span.attributes.iter() {
             self.add_attribute(&kv.key, &kv.value);
         }
     }
@@ -54,7 +73,18 @@ impl Catalog {
         let text = match value {
             AnyValue::Str(s) => s.clone(),
             AnyValue::Int(_) | AnyValue::Bool(_) | AnyValue::Double(_) => {
-                Str::from(value.to_string())
+                // Numbers are short: format them on the stack, not in a new String.
+                let mut buffer = [0u8; 64];
+                let mut cursor = &mut buffer[..];
+                if write!(cursor, "{value}").is_err() {
+                    return;
+                }
+                let written = 64 - cursor.len();
+                match std::str::from_utf8(&buffer[..written]) {
+                    Ok(text) if values.contains(text) => return,
+                    Ok(text) => Str::new(text),
+                    Err(_) => return,
+                }
             }
             _ => return,
         };
@@ -75,27 +105,37 @@ impl Catalog {
         }
     }
 
+    /// Service names, sorted.
     pub fn services(&self) -> impl Iterator<Item = &str> {
-        self.operations.keys().map(Str::as_str)
+        sorted(self.operations.keys().map(Str::as_str))
     }
 
     pub fn operations(&self, service: &str) -> impl Iterator<Item = &Operation> {
         self.operations.get(service).into_iter().flatten()
     }
 
+    /// Attribute keys, sorted.
     pub fn attribute_keys(&self) -> impl Iterator<Item = &str> {
-        self.attributes.keys().map(Str::as_str)
+        sorted(self.attributes.keys().map(Str::as_str))
     }
 
-    /// The values of `key`; none when it has more than [`MAX_VALUES_PER_KEY`].
+    /// The values of `key`, sorted; none when it has more than [`MAX_VALUES_PER_KEY`].
     pub fn attribute_values(&self, key: &str) -> impl Iterator<Item = &str> {
-        self.attributes
-            .get(key)
-            .filter(|values| values.len() <= MAX_VALUES_PER_KEY)
-            .into_iter()
-            .flatten()
-            .map(Str::as_str)
+        sorted(
+            self.attributes
+                .get(key)
+                .filter(|values| values.len() <= MAX_VALUES_PER_KEY)
+                .into_iter()
+                .flatten()
+                .map(Str::as_str),
+        )
     }
+}
+
+fn sorted<'a>(items: impl Iterator<Item = &'a str>) -> std::vec::IntoIter<&'a str> {
+    let mut items: Vec<&str> = items.collect();
+    items.sort_unstable();
+    items.into_iter()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use kiseki_model::{Span, TraceId};
+use kiseki_model::{Resource, Span, TraceId};
 use rustc_hash::FxHashMap;
 
 use crate::catalog::Catalog;
@@ -33,10 +33,16 @@ impl Head {
             return;
         }
         let chunk = u32::try_from(self.chunks.len()).unwrap_or(u32::MAX);
+        let mut last_resource: Option<&Arc<Resource>> = None;
         for (position, span) in spans.iter().enumerate() {
             let place = (chunk, u32::try_from(position).unwrap_or(u32::MAX));
             self.traces.entry(span.trace_id).or_default().push(place);
-            self.catalog.add_span(span);
+            self.catalog.add_span_only(span);
+            // Spans of one batch share their resource: add its attributes once.
+            if !last_resource.is_some_and(|last| Arc::ptr_eq(last, &span.resource)) {
+                self.catalog.add_resource(&span.resource);
+                last_resource = Some(&span.resource);
+            }
         }
         self.span_count += spans.len();
         self.chunks.push(Arc::new(spans));

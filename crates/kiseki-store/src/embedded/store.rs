@@ -586,8 +586,8 @@ async fn flush_cut_heads(
 impl Shared {
     fn flush_cut_head(&self, cut: &Arc<CutHead>, wal: &Wal<Vec<Span>>) -> Result<(), StoreError> {
         let started = Instant::now();
-        let spans: Vec<Span> = cut.head.spans().cloned().collect();
-        let block = block::write_block(&self.dir.blocks(), BlockId::generate(), 0, spans)
+        let spans: Vec<&Span> = cut.head.spans().collect();
+        let block = block::write_block_of(&self.dir.blocks(), BlockId::generate(), 0, &spans)
             .map_err(|e| write_failed("write block", e))?;
         tracing::info!(
             block = %block.id(),

@@ -349,6 +349,18 @@ pub fn write_block(
     level: u32,
     spans: Vec<Span>,
 ) -> Result<Block, BlockError> {
+    let borrowed: Vec<&Span> = spans.iter().collect();
+    write_block_of(blocks_dir, id, level, &borrowed)
+}
+
+/// [`write_block`] for spans that stay where they are (e.g. in a head still being read), so
+/// writing the block needs no copy of them.
+pub fn write_block_of(
+    blocks_dir: &Path,
+    id: BlockId,
+    level: u32,
+    spans: &[&Span],
+) -> Result<Block, BlockError> {
     // Sort small keys rather than whole spans.
     let mut order: Vec<(TraceId, u64, u64, u32)> = spans
         .iter()
@@ -359,7 +371,7 @@ pub fn write_block(
         return Err(BlockError::TooLarge("more than 2^32 spans"));
     }
     order.sort_unstable();
-    let dedicated = dedicated_keys_used(&spans);
+    let dedicated = dedicated_keys_used(spans);
     publish(blocks_dir, id, level, dedicated, |writer| {
         let mut trace: Vec<&Span> = Vec::new();
         for (trace_id, _, _, i) in &order {
@@ -367,7 +379,7 @@ pub fn write_block(
                 writer.push_trace(&trace)?;
                 trace.clear();
             }
-            trace.push(&spans[*i as usize]);
+            trace.push(spans[*i as usize]);
         }
         if !trace.is_empty() {
             writer.push_trace(&trace)?;
@@ -428,7 +440,7 @@ fn publish(
 
 /// The dedicated attribute columns worth having for `spans`: those of [`schema::DEDICATED`]
 /// seen, with their type, in a sample of the spans. Keys left out are kept in the packed values.
-fn dedicated_keys_used(spans: &[Span]) -> Vec<(Str, DedicatedType)> {
+fn dedicated_keys_used(spans: &[&Span]) -> Vec<(Str, DedicatedType)> {
     let step = (spans.len() / 20_000).max(1);
     let mut used = vec![false; schema::DEDICATED.len()];
     for span in spans.iter().step_by(step) {
