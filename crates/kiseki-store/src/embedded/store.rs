@@ -69,6 +69,11 @@ struct Shared {
     stopping: AtomicBool,
     /// Wakes the background tasks to stop.
     stop: Notify,
+    /// Held while a cut head is written, so an explicit flush and the background task never
+    /// write the same head twice.
+    flushing: Mutex<()>,
+    /// Held during compaction and retention, so two rounds never merge the same blocks.
+    maintaining: Mutex<()>,
     counters: Counters,
 }
 
@@ -130,6 +135,8 @@ impl EmbeddedStore {
             wake_flusher: Notify::new(),
             stopping: AtomicBool::new(false),
             stop: Notify::new(),
+            flushing: Mutex::new(()),
+            maintaining: Mutex::new(()),
             counters: Counters::default(),
         });
         let mut replayed_spans = 0usize;
@@ -457,6 +464,7 @@ impl Shared {
 
     /// One round of retention and compaction; blocking file I/O.
     fn maintain(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.maintaining.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(max_age) = self.options.retention_max_age {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
             let cutoff = now.saturating_sub(max_age).as_nanos();
@@ -585,6 +593,10 @@ async fn flush_cut_heads(
 
 impl Shared {
     fn flush_cut_head(&self, cut: &Arc<CutHead>, wal: &Wal<Vec<Span>>) -> Result<(), StoreError> {
+        let _one_at_a_time = self.flushing.lock().unwrap_or_else(PoisonError::into_inner);
+        if !self.sealed().cut_heads.iter().any(|c| Arc::ptr_eq(c, cut)) {
+            return Ok(()); // written meanwhile by the other flusher
+        }
         let started = Instant::now();
         let spans: Vec<&Span> = cut.head.spans().collect();
         let block = block::write_block_of(&self.dir.blocks(), BlockId::generate(), 0, &spans)

@@ -1,6 +1,8 @@
 //! The embedded store as a whole: conformance with spans in the head, in cut heads and in
 //! blocks; durability across reopening; compaction; retention; backpressure.
 
+use std::sync::Arc;
+
 use kiseki_model::{Span, TraceId};
 
 use super::testing::TestDir;
@@ -187,4 +189,42 @@ async fn unknown_traces_read_empty_with_blocks_present() {
     store.flush().await.unwrap();
     let unknown = TraceId::new(42).unwrap();
     assert!(store.trace(unknown).await.unwrap().is_empty());
+}
+
+/// Regression: an explicit flush or maintenance round racing the background tasks wrote the same
+/// head, or merged the same blocks, twice, and spans were doubled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_flushes_and_compactions_double_nothing() {
+    let store = Arc::new(
+        EmbeddedStore::open_scratch(|options| {
+            options.head_max_spans = 300;
+            options.compaction_fan_in = 2;
+            options.max_unflushed_heads = 1_000;
+        })
+        .await,
+    );
+    let traces = shop_traces(37, 300);
+    let total: usize = traces.iter().map(Vec::len).sum();
+    let mut tasks = Vec::new();
+    for (i, batch) in traces.chunks(10).enumerate() {
+        let store = Arc::clone(&store);
+        let batch = batch.concat();
+        tasks.push(tokio::spawn(async move {
+            store.append(batch).await.unwrap();
+            if i % 3 == 0 {
+                store.flush().await.unwrap();
+            }
+            if i % 4 == 0 {
+                store.maintain().await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    store.flush().await.unwrap();
+    store.maintain().await.unwrap();
+    let stats = store.stats();
+    assert_eq!(stats.block_spans as usize + stats.head_spans as usize, total, "{stats:?}");
+    assert_eq!(read_all(&store, &traces).await, sorted(traces.concat()));
 }
