@@ -46,6 +46,8 @@ struct Faults {
     syncs: AtomicU32,
     /// The next this-many truncations fail with an I/O error.
     truncates: AtomicU32,
+    /// Truncations that did fail so far.
+    truncates_failed: AtomicU32,
     /// While true, syncs wait.
     hold_syncs: Mutex<bool>,
     released: Condvar,
@@ -107,6 +109,7 @@ impl SegmentFile for FaultyFile {
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
         if Faults::take(&self.faults.truncates) {
+            self.faults.truncates_failed.fetch_add(1, Ordering::SeqCst);
             return Err(io::Error::other("injected truncate failure"));
         }
         self.file.truncate(len)
@@ -354,7 +357,8 @@ proptest! {
                 Op::FailTruncate => faults.truncates.store(1, Ordering::SeqCst),
             }
         }
-        let truncates_failed = faults.truncates.load(Ordering::SeqCst) == 0;
+        // Any failed truncation may leave a failed record behind, not only the last one armed.
+        let truncates_failed = faults.truncates_failed.load(Ordering::SeqCst) > 0;
         drop(wal);
         let (_, replayed) = replay(dir.path());
         let (kept, extra): (Vec<_>, Vec<_>) =
