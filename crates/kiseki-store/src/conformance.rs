@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kiseki_model::{Span, TraceId};
 
 use crate::Store;
-use crate::query::{AttributeFilter, TraceQuery, TraceSummary};
+use crate::query::{AttributeFilter, TraceQuery, TraceSummary, sort_newest_first};
 
 const START: u64 = 1_700_000_000_000_000_000;
 
@@ -77,16 +77,15 @@ async fn append_all(store: &Arc<dyn Store>, traces: &[Vec<Span>]) {
     }
 }
 
-/// What a search must return, worked out span by span over the traces appended.
-fn expected_search(traces: &[Vec<Span>], query: &TraceQuery) -> Vec<TraceSummary> {
+/// What a search must return, worked out span by span over the traces appended: the oracle
+/// every store (and every block) is held to.
+pub fn expected_search(traces: &[Vec<Span>], query: &TraceQuery) -> Vec<TraceSummary> {
     let mut found: Vec<TraceSummary> = traces
         .iter()
         .filter(|trace| trace.iter().any(|span| query.matches(span)))
         .filter_map(TraceSummary::of_spans)
         .collect();
-    found.sort_by(|a, b| {
-        b.start_unix_nano.cmp(&a.start_unix_nano).then_with(|| a.trace_id.cmp(&b.trace_id))
-    });
+    sort_newest_first(&mut found);
     found.truncate(query.effective_limit());
     found
 }

@@ -4,7 +4,9 @@
 //! (service, operation, attributes, duration, error, time range), as in Jaeger. The result is a
 //! [`TraceSummary`] of the whole trace, not of the matching span.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
 use kiseki_model::{AnyValue, Span, SpanKind, Str, TraceId};
 
@@ -265,7 +267,7 @@ impl SummaryBuilder {
 #[derive(Debug)]
 pub struct NewestTraces {
     limit: usize,
-    by_trace: std::collections::HashMap<TraceId, TraceSummary>,
+    by_trace: HashMap<TraceId, TraceSummary>,
 }
 
 impl NewestTraces {
@@ -274,12 +276,7 @@ impl NewestTraces {
     }
 
     pub fn add(&mut self, summary: TraceSummary) {
-        match self.by_trace.get_mut(&summary.trace_id) {
-            Some(existing) => existing.merge(summary),
-            None => {
-                self.by_trace.insert(summary.trace_id, summary);
-            }
-        }
+        merge_into(&mut self.by_trace, summary);
         if self.by_trace.len() > self.limit.saturating_mul(2).max(64) {
             self.truncate();
         }
@@ -290,18 +287,6 @@ impl NewestTraces {
     pub fn is_full_before(&self, start_unix_nano: u64) -> bool {
         self.by_trace.len() >= self.limit
             && self.oldest_kept_start().is_some_and(|oldest| oldest > start_unix_nano)
-    }
-
-    /// The trace ids kept so far.
-    pub fn trace_ids(&self) -> impl Iterator<Item = TraceId> + '_ {
-        self.by_trace.keys().copied()
-    }
-
-    /// Joins a part of a trace already in the result; parts of other traces are ignored.
-    pub fn complete(&mut self, summary: TraceSummary) {
-        if let Some(existing) = self.by_trace.get_mut(&summary.trace_id) {
-            existing.merge(summary);
-        }
     }
 
     fn oldest_kept_start(&self) -> Option<u64> {
@@ -329,7 +314,21 @@ impl NewestTraces {
     }
 }
 
-fn sort_newest_first(summaries: &mut [TraceSummary]) {
+/// Adds a part of a trace to the summary kept for that trace, or keeps it as the first part.
+pub fn merge_into<S: BuildHasher>(
+    by_trace: &mut HashMap<TraceId, TraceSummary, S>,
+    summary: TraceSummary,
+) {
+    match by_trace.entry(summary.trace_id) {
+        Entry::Occupied(mut existing) => existing.get_mut().merge(summary),
+        Entry::Vacant(slot) => {
+            slot.insert(summary);
+        }
+    }
+}
+
+/// Newest start first; the trace id breaks ties, so equal starts keep a stable order.
+pub fn sort_newest_first(summaries: &mut [TraceSummary]) {
     summaries.sort_by(|a, b| {
         b.start_unix_nano.cmp(&a.start_unix_nano).then_with(|| a.trace_id.cmp(&b.trace_id))
     });

@@ -21,7 +21,7 @@ use super::head::{Head, HeadSnapshot};
 use super::options::EmbeddedOptions;
 use super::wal::{Applier, SegmentId, Wal, WalConfig, WalError};
 use crate::catalog::Catalog;
-use crate::query::{NewestTraces, Operation, TraceQuery, TraceSummary};
+use crate::query::{NewestTraces, Operation, TraceQuery, TraceSummary, merge_into};
 use crate::{Store, StoreError, StoreMetric};
 
 /// How often the background tasks look for work when nothing wakes them.
@@ -399,12 +399,7 @@ impl Shared {
         let found = newest.finish();
         let ids: Vec<TraceId> = found.iter().map(|s| s.trace_id).collect();
         let mut whole: FxHashMap<TraceId, TraceSummary> = FxHashMap::default();
-        let mut add = |summary: TraceSummary| match whole.get_mut(&summary.trace_id) {
-            Some(existing) => existing.merge(summary),
-            None => {
-                whole.insert(summary.trace_id, summary);
-            }
-        };
+        let mut add = |summary| merge_into(&mut whole, summary);
         head.summaries(&ids).into_iter().for_each(&mut add);
         for cut in &sealed.cut_heads {
             cut.head.snapshot().summaries(&ids).into_iter().for_each(&mut add);
@@ -420,8 +415,10 @@ impl Shared {
     }
 
     fn catalog(&self) -> Catalog {
-        let (_, sealed) = self.snapshot();
-        let mut catalog = self.active().head.catalog().clone();
+        let active = self.active();
+        let mut catalog = active.head.catalog().clone();
+        let sealed = self.sealed().clone();
+        drop(active);
         for cut in &sealed.cut_heads {
             catalog.merge(cut.head.catalog());
         }

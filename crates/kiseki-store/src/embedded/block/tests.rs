@@ -11,6 +11,7 @@ use kiseki_model::{
 use proptest::prelude::*;
 
 use super::*;
+use crate::conformance::expected_search;
 use crate::query::{AttributeFilter, TraceQuery, TraceSummary};
 
 const START: u64 = 1_700_000_000_000_000_000;
@@ -325,20 +326,6 @@ fn absent_and_bloom_colliding_ids_read_as_empty() {
 }
 
 // ---- search ----
-
-/// What a search must return, worked out span by span (the store-wide oracle).
-fn expected_search(traces: &[Vec<Span>], query: &TraceQuery) -> Vec<TraceSummary> {
-    let mut found: Vec<TraceSummary> = traces
-        .iter()
-        .filter(|trace| trace.iter().any(|span| query.matches(span)))
-        .filter_map(TraceSummary::of_spans)
-        .collect();
-    found.sort_by(|a, b| {
-        b.start_unix_nano.cmp(&a.start_unix_nano).then_with(|| a.trace_id.cmp(&b.trace_id))
-    });
-    found.truncate(query.effective_limit());
-    found
-}
 
 fn queries_for(traces: &[Vec<Span>]) -> Vec<TraceQuery> {
     let all: Vec<&Span> = traces.iter().flatten().collect();
