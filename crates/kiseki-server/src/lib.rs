@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 pub use body::BodyLimits;
 use ingest::Ingest;
 use metrics::Metrics;
+pub use query::QueryLimits;
 use receivers::{Listener, RECEIVERS, ReceiverContext};
 
 /// Where each listener binds; `None` leaves it off.
@@ -78,6 +79,7 @@ impl ListenConfig {
 pub struct ServerConfig {
     pub listen: ListenConfig,
     pub limits: BodyLimits,
+    pub query: QueryLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +143,7 @@ pub fn app(config: &ServerConfig, store: Arc<dyn Store>) -> App {
         listeners.push(Listener::Tcp {
             name: "query",
             addr,
-            router: query::router(store, metrics),
+            router: query::router(query::QueryState { store, metrics, limits: config.query }),
         });
     }
     App { listeners, ingest }

@@ -20,6 +20,12 @@ struct FormatLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueryLabels {
+    api: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabels {
     receiver: &'static str,
     reason: &'static str,
@@ -33,6 +39,7 @@ pub struct Metrics {
     bytes: Family<FormatLabels, Counter>,
     spans_rejected: Family<FormatLabels, Counter>,
     requests_rejected: Family<ReasonLabels, Counter>,
+    queries: Family<QueryLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -49,6 +56,7 @@ impl Metrics {
         let bytes = Family::default();
         let spans_rejected = Family::default();
         let requests_rejected = Family::default();
+        let queries = Family::default();
         registry.register(
             "receiver_requests",
             "Requests whose spans were accepted",
@@ -70,7 +78,12 @@ impl Metrics {
             "Requests refused as a whole, by reason",
             requests_rejected.clone(),
         );
-        Self { registry, requests, spans, bytes, spans_rejected, requests_rejected }
+        registry.register(
+            "query_requests",
+            "Requests to the query APIs, by API and status code",
+            queries.clone(),
+        );
+        Self { registry, requests, spans, bytes, spans_rejected, requests_rejected, queries }
     }
 
     /// Counts a request whose spans were stored.
@@ -103,6 +116,11 @@ impl Metrics {
     pub fn rejected(&self, receiver: &'static str, reason: Reason) {
         let labels = ReasonLabels { receiver, reason: reason.as_str() };
         self.requests_rejected.get_or_create(&labels).inc();
+    }
+
+    /// Counts a query API's answer.
+    pub fn query_answered(&self, api: &'static str, status: u16) {
+        self.queries.get_or_create(&QueryLabels { api, status }).inc();
     }
 
     /// The text exposition of every metric.

@@ -32,6 +32,7 @@ async fn start() -> Server {
     let config = ServerConfig {
         listen: ListenConfig::ephemeral(localhost()),
         limits: BodyLimits::default(),
+        query: Default::default(),
     };
     let server = kiseki_server::start(config, Arc::new(MemoryStore::new(100_000)))
         .await

@@ -218,7 +218,7 @@ impl Settings {
             bail!("the demo sends over OTLP: turn on otlp_http or otlp_grpc, or the demo off");
         }
         Ok(Settings {
-            server: ServerConfig { listen, limits },
+            server: ServerConfig { listen, limits, query: kiseki_server::QueryLimits::default() },
             store,
             demo_traces_per_second: demo.then_some(rate),
         })

@@ -23,6 +23,7 @@ async fn start_server(store: Arc<dyn Store>) -> Server {
     let config = ServerConfig {
         listen: ListenConfig::ephemeral(localhost()),
         limits: BodyLimits::default(),
+        query: Default::default(),
     };
     kiseki_server::start(config, store).await.expect("the server starts on ephemeral ports")
 }

@@ -1,58 +1,61 @@
-//! The query port (16686): traces read back in the Jaeger query API's JSON shape, and `/metrics`.
+//! The query port (16686): every API that reads traces back, and `/metrics`.
+//!
+//! Each API lives in its own module and adds its routes here with one `.merge(...)`; they share
+//! one [`QueryState`] (the store, the metrics and the [`QueryLimits`]). Every response is counted
+//! in `kiseki_query_requests_total` under its API's name and status code.
 
 pub mod adjust;
+mod jaeger;
+pub mod limits;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use kiseki_codec::jaeger::query_json;
-use kiseki_model::TraceId;
 use kiseki_store::Store;
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+pub use limits::QueryLimits;
 
+/// What every query handler can reach.
 #[derive(Clone)]
-struct QueryState {
-    store: Arc<dyn Store>,
-    metrics: Arc<Metrics>,
+pub struct QueryState {
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub limits: QueryLimits,
 }
 
-pub fn router(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> Router {
+/// The router of the query port.
+pub fn router(state: QueryState) -> Router {
     Router::new()
-        .route("/api/traces/{trace_id}", get(trace_by_id))
+        .merge(counted("jaeger", jaeger::routes(), &state))
         .route("/metrics", get(metrics_text))
-        .fallback(|| async { ApiError::not_found("no such endpoint") })
-        .with_state(QueryState { store, metrics })
+        .fallback(|request: Request| async move {
+            ApiError::not_found(format!("{} is not an endpoint of this port", request.uri().path()))
+        })
+        .with_state(state)
 }
 
-/// `GET /api/traces/{traceId}` as Jaeger's query service answers it.
-async fn trace_by_id(State(state): State<QueryState>, Path(trace_id): Path<String>) -> Response {
-    let id = match TraceId::from_hex(trace_id.trim()) {
-        Ok(id) => id,
-        Err(error) => {
-            let message = format!("trace id {trace_id:?} is invalid: {error}");
-            return jaeger_error(StatusCode::BAD_REQUEST, &message);
+/// An API's routes, each response counted under `api`.
+fn counted(
+    api: &'static str,
+    routes: Router<QueryState>,
+    state: &QueryState,
+) -> Router<QueryState> {
+    let metrics = Arc::clone(&state.metrics);
+    routes.layer(middleware::from_fn(move |request: Request, next: Next| {
+        let metrics = Arc::clone(&metrics);
+        async move {
+            let response = next.run(request).await;
+            metrics.query_answered(api, response.status().as_u16());
+            response
         }
-    };
-    let mut spans = match state.store.trace(id).await {
-        Ok(spans) => spans,
-        Err(error) => return jaeger_error(StatusCode::SERVICE_UNAVAILABLE, &error.to_string()),
-    };
-    if spans.is_empty() {
-        return jaeger_error(StatusCode::NOT_FOUND, "trace not found");
-    }
-    spans.sort_by_key(|s| (s.start_time_unix_nano, s.span_id));
-    adjust::split_shared_span_ids(&mut spans);
-    axum::Json(query_json::traces_response(&[spans])).into_response()
-}
-
-fn jaeger_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(query_json::error_response(status.as_u16(), message))).into_response()
+    }))
 }
 
 async fn metrics_text(State(state): State<QueryState>) -> Response {

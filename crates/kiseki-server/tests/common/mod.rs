@@ -38,7 +38,11 @@ impl TestServer {
     }
 
     pub fn with_limits(limits: BodyLimits) -> Self {
-        let config = ServerConfig { listen: ListenConfig::ephemeral(localhost()), limits };
+        let config = ServerConfig {
+            listen: ListenConfig::ephemeral(localhost()),
+            limits,
+            query: Default::default(),
+        };
         let app = kiseki_server::app(&config, Arc::new(MemoryStore::new(1_000_000)));
         let mut routers = BTreeMap::new();
         let mut datagrams = BTreeMap::new();
