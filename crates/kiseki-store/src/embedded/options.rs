@@ -19,7 +19,8 @@ pub struct EmbeddedOptions {
     pub retention_max_age: Option<Duration>,
     /// The oldest blocks are deleted while blocks and WAL take more bytes than this.
     pub retention_max_bytes: Option<u64>,
-    /// How many blocks of one level are merged into one of the next.
+    /// The most blocks of one level merged into one of the next. Fewer are merged when their
+    /// spans already fill a block of `max_block_spans`.
     pub compaction_fan_in: usize,
     /// Compaction does not make blocks with more spans than this.
     pub max_block_spans: u64,
@@ -38,7 +39,7 @@ impl EmbeddedOptions {
             max_unflushed_heads: 2,
             retention_max_age: Some(Duration::from_secs(7 * 24 * 3600)),
             retention_max_bytes: None,
-            compaction_fan_in: 4,
+            compaction_fan_in: 32,
             max_block_spans: 8_000_000,
             wal_queue_records: 1_024,
         }

@@ -39,6 +39,8 @@ pub struct EmbeddedStats {
     pub flushes: u64,
     pub flush_failures: u64,
     pub compactions: u64,
+    /// Spans written again by compaction; over spans appended, the store's write amplification.
+    pub compacted_spans: u64,
     pub blocks_deleted_by_retention: u64,
     pub appends_refused_overloaded: u64,
     pub wal_records: u64,
@@ -103,6 +105,7 @@ struct Counters {
     flushes: AtomicU64,
     flush_failures: AtomicU64,
     compactions: AtomicU64,
+    compacted_spans: AtomicU64,
     blocks_deleted_by_retention: AtomicU64,
     appends_refused_overloaded: AtomicU64,
 }
@@ -221,6 +224,7 @@ impl EmbeddedStore {
             flushes: counters.flushes.load(Ordering::Relaxed),
             flush_failures: counters.flush_failures.load(Ordering::Relaxed),
             compactions: counters.compactions.load(Ordering::Relaxed),
+            compacted_spans: counters.compacted_spans.load(Ordering::Relaxed),
             blocks_deleted_by_retention: counters
                 .blocks_deleted_by_retention
                 .load(Ordering::Relaxed),
@@ -494,10 +498,8 @@ impl Shared {
         self.remove_blocks(expired, "disk budget");
     }
 
-    /// Merges the oldest run of same-level blocks when there are enough of them; returns whether
-    /// it did.
+    /// Merges the oldest run of same-level blocks when it is ready; returns whether it did.
     fn compact_once(&self) -> Result<bool, StoreError> {
-        let fan_in = self.options.compaction_fan_in.max(2);
         let inputs: Vec<Arc<Block>> = {
             let sealed = self.sealed();
             let mut by_level: FxHashMap<u32, Vec<Arc<Block>>> = FxHashMap::default();
@@ -506,30 +508,12 @@ impl Shared {
             }
             let mut levels: Vec<_> = by_level.into_iter().collect();
             levels.sort_by_key(|(level, _)| *level);
-            let mut chosen = Vec::new();
-            for (_, mut blocks) in levels {
-                blocks.sort_by_key(|b| b.meta().min_start_unix_nano);
-                let mut run: Vec<Arc<Block>> = Vec::new();
-                let mut spans = 0u64;
-                for block in blocks {
-                    if spans + block.meta().span_count > self.options.max_block_spans
-                        && !run.is_empty()
-                    {
-                        run.clear();
-                        spans = 0;
-                    }
-                    spans += block.meta().span_count;
-                    run.push(block);
-                    if run.len() == fan_in {
-                        break;
-                    }
-                }
-                if run.len() == fan_in {
-                    chosen = run;
-                    break;
-                }
-            }
-            chosen
+            levels
+                .into_iter()
+                .find_map(|(_, blocks)| {
+                    ready_run(blocks, self.options.compaction_fan_in, self.options.max_block_spans)
+                })
+                .unwrap_or_default()
         };
         if inputs.is_empty() {
             return Ok(false);
@@ -539,10 +523,11 @@ impl Shared {
         let refs: Vec<&Block> = inputs.iter().map(Arc::as_ref).collect();
         let output = block::compact(&refs, &self.dir.blocks(), BlockId::generate(), level)
             .map_err(|e| write_failed("compact blocks", e))?;
+        let output_spans = output.meta().span_count;
         tracing::info!(
             inputs = inputs.len(),
             level,
-            spans = output.meta().span_count,
+            spans = output_spans,
             bytes = output.meta().data_bytes,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "blocks compacted"
@@ -558,6 +543,7 @@ impl Shared {
             }
         }
         self.counters.compactions.fetch_add(1, Ordering::Relaxed);
+        self.counters.compacted_spans.fetch_add(output_spans, Ordering::Relaxed);
         Ok(true)
     }
 }
@@ -734,6 +720,7 @@ impl Store for EmbeddedStore {
                 s.flush_failures,
             ),
             counter("compactions", "Block merges", s.compactions),
+            counter("compacted_spans", "Spans written again by block merges", s.compacted_spans),
             counter(
                 "blocks_deleted",
                 "Blocks deleted by retention (age or disk budget)",
@@ -781,4 +768,35 @@ fn write_failed(action: &str, error: BlockError) -> StoreError {
 
 fn read_failed(error: BlockError) -> StoreError {
     StoreError::Failed(format!("could not read a block: {error}"))
+}
+
+/// The oldest run of consecutive blocks of one level that is ready to merge: `fan_in` blocks, or
+/// fewer (at least two) whose spans fill a block, because the next one would overflow
+/// `max_block_spans`. Merging big runs at once keeps the number of times a span is rewritten low:
+/// with the defaults, a span is written once from the head and once more by compaction.
+fn ready_run(
+    mut blocks: Vec<Arc<Block>>,
+    fan_in: usize,
+    max_block_spans: u64,
+) -> Option<Vec<Arc<Block>>> {
+    let fan_in = fan_in.max(2);
+    blocks.sort_by_key(|b| b.meta().min_start_unix_nano);
+    let mut run: Vec<Arc<Block>> = Vec::new();
+    let mut spans = 0u64;
+    for block in blocks {
+        let count = block.meta().span_count;
+        if spans + count > max_block_spans {
+            if run.len() >= 2 {
+                return Some(run);
+            }
+            run.clear();
+            spans = 0;
+        }
+        spans += count;
+        run.push(block);
+        if run.len() == fan_in {
+            return Some(run);
+        }
+    }
+    None
 }

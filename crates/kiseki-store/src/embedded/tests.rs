@@ -78,6 +78,36 @@ async fn flushed_and_compacted_blocks_answer_like_the_head() {
 }
 
 #[tokio::test]
+async fn compaction_merges_fewer_blocks_than_its_fan_in_once_they_fill_a_block() {
+    let dir = TestDir::new("fill");
+    let traces = shop_traces(33, 100);
+    let mut block_spans = Vec::new();
+    {
+        // No compaction while five blocks are written.
+        let mut options = options(&dir);
+        options.max_block_spans = 0;
+        let store = EmbeddedStore::open(options).await.unwrap();
+        for batch in traces.chunks(20) {
+            store.append(batch.concat()).await.unwrap();
+            store.flush().await.unwrap();
+            block_spans.push(batch.iter().map(Vec::len).sum::<usize>() as u64);
+        }
+        assert_eq!(store.stats().blocks, 5);
+        store.close().await;
+    }
+    let mut options = options(&dir);
+    options.compaction_fan_in = 32;
+    options.max_block_spans = block_spans[..3].iter().sum::<u64>() + 1;
+    let store = EmbeddedStore::open(options).await.unwrap();
+    store.maintain().await.unwrap();
+    let stats = store.stats();
+    // The first three fill a block and are merged; the last two wait for more.
+    assert_eq!(stats.compactions, 1, "{stats:?}");
+    assert_eq!(stats.blocks, 3, "{stats:?}");
+    assert_eq!(read_all(&store, &traces).await, sorted(traces.concat()));
+}
+
+#[tokio::test]
 async fn acknowledged_spans_survive_reopening_from_wal_and_blocks() {
     let dir = TestDir::new("reopen");
     let traces = shop_traces(32, 90);
