@@ -475,10 +475,9 @@ mod tests {
     fn query_limits_resolve_and_are_validated() {
         let settings = Settings::resolve(&serve_args(&[]), FileConfig::default()).unwrap();
         assert_eq!(settings.server.query, QueryLimits::default());
-        let file: FileConfig = toml::from_str(
-            "[query]\nmax_lookback = \"7d\"\nmax_results = 500\ntimeout = \"1m\"\n",
-        )
-        .unwrap();
+        let file: FileConfig =
+            toml::from_str("[query]\nmax_lookback = \"7d\"\nmax_results = 500\ntimeout = \"1m\"\n")
+                .unwrap();
         let args = serve_args(&["--query-max-results", "10", "--query-timeout", "5s"]);
         let query = Settings::resolve(&args, file).unwrap().server.query;
         assert_eq!(query.max_lookback, Duration::from_secs(7 * 86_400));

@@ -403,7 +403,7 @@ pub fn sort_for_display(spans: &mut Vec<Span>) {
         .zip(depth)
         .map(|(span, depth)| ((span.start_time_unix_nano, depth, span.span_id), span))
         .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.sort_by_key(|(key, _)| *key);
     spans.extend(keyed.into_iter().map(|(_, span)| span));
 }
 
