@@ -839,6 +839,9 @@ async fn unknown_traces_are_404_and_bad_ids_400() {
     }
     let (status, _) = api.error(&format!("{BASE}/traces/abc?pretty=true")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, message) = api.error(&format!("{BASE}/services/%FF/operations")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.starts_with("parameter \"service\": "), "{message}");
 }
 
 #[tokio::test]

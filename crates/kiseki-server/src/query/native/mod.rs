@@ -8,7 +8,7 @@ mod params;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -92,6 +92,17 @@ fn read_params(raw: RawParams, accepted: &[&str]) -> Result<Params, NativeError>
     Ok(Params::new(pairs, accepted)?)
 }
 
+/// One path parameter; a 400 naming it when it cannot be read (e.g. not UTF-8).
+fn path_parameter(
+    name: &str,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<String, NativeError> {
+    match path {
+        Ok(Path(value)) => Ok(value),
+        Err(rejection) => Err(bad_parameter(name, rejection.body_text()).into()),
+    }
+}
+
 fn json_response(body: &impl serde::Serialize) -> Answer {
     let bytes = serde_json::to_vec(body)
         .map_err(|error| ApiError::new(crate::error::Reason::Internal, error.to_string()))?;
@@ -128,9 +139,10 @@ async fn services(State(state): State<QueryState>, raw: RawParams) -> Answer {
 /// `GET /services/{service}/operations`: one service's operations, by name then kind.
 async fn operations(
     State(state): State<QueryState>,
-    Path(service): Path<String>,
+    service: Result<Path<String>, PathRejection>,
     raw: RawParams,
 ) -> Answer {
+    let service = path_parameter("service", service)?;
     read_params(raw, &[])?;
     let store = &state.store;
     let mut operations = state.limits.run(async { Ok(store.operations(&service).await?) }).await?;
@@ -172,9 +184,10 @@ async fn search(State(state): State<QueryState>, raw: RawParams) -> Answer {
 /// `GET /traces/{traceId}`: the trace after trace hygiene, with what it changed.
 async fn trace(
     State(state): State<QueryState>,
-    Path(trace_id): Path<String>,
+    trace_id: Result<Path<String>, PathRejection>,
     raw: RawParams,
 ) -> Answer {
+    let trace_id = path_parameter("traceId", trace_id)?;
     read_params(raw, &[])?;
     let mut spans = stored_trace(&state, &trace_id).await?;
     let adjustments = adjust::adjust_trace(&mut spans);
@@ -186,9 +199,10 @@ async fn trace(
 /// `GET /traces/{traceId}/raw`: the spans as stored, in OTLP JSON, as a file to download.
 async fn raw_trace(
     State(state): State<QueryState>,
-    Path(trace_id): Path<String>,
+    trace_id: Result<Path<String>, PathRejection>,
     raw: RawParams,
 ) -> Answer {
+    let trace_id = path_parameter("traceId", trace_id)?;
     read_params(raw, &[])?;
     let spans = stored_trace(&state, &trace_id).await?;
     let id = spans.first().map(|s| s.trace_id.to_string()).unwrap_or_default();
