@@ -7,6 +7,7 @@
 pub mod adjust;
 mod jaeger;
 pub mod limits;
+mod native;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub struct QueryState {
 pub fn router(state: QueryState) -> Router {
     Router::new()
         .merge(counted("jaeger", jaeger::routes(), &state))
+        .merge(counted("native", native::routes(), &state))
         .merge(counted("ui", crate::ui::routes(), &state))
         .route("/metrics", get(metrics_text))
         .fallback(|request: Request| async move {
