@@ -150,3 +150,12 @@ export function parseGoDuration(text) {
   }
   return index === trimmed.length ? total : NaN;
 }
+
+/** What an adjustment kind from the API means, in a few words. */
+export function adjustmentLabel(kind) {
+  return {
+    clock_skew: 'clock skew',
+    shared_span_id: 'span id shared by client and server',
+    duplicate_span: 'duplicate span',
+  }[kind] ?? String(kind).replace(/_/g, ' ');
+}

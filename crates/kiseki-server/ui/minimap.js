@@ -96,7 +96,9 @@ export function createMinimap(container, model, { change }) {
     event.preventDefault();
     const box = root.getBoundingClientRect();
     const timeAt = (clientX) => (Math.min(box.width, Math.max(0, clientX - box.left)) / box.width) * total;
-    const mode = event.target instanceof HTMLElement ? event.target.dataset.drag ?? 'draw' : 'draw';
+    let mode = event.target instanceof HTMLElement ? event.target.dataset.drag ?? 'draw' : 'draw';
+    // A window over the whole trace cannot move: dragging across it draws a new one.
+    if (mode === 'move' && view.start <= 0 && view.end >= total) mode = 'draw';
     const origin = timeAt(event.clientX);
     const startView = { ...view };
     root.setPointerCapture(event.pointerId);

@@ -115,10 +115,13 @@ export function mount(root, url, _params, context) {
   /** The URL changed (a new search, back/forward): fill the form from it and search again. */
   function update(newUrl) {
     const params = newUrl.searchParams;
-    ready.then(() => {
+    // At once from the URL (the lists may still be loading), then again with the full lists.
+    const fillPickers = () => {
       fillServices(params.get('service') ?? '');
       fillOperations(params.get('operation') ?? '');
-    });
+    };
+    fillPickers();
+    ready.then(fillPickers);
     attrs = params.getAll('attr').filter(Boolean);
     renderChips();
     fields.attr.value = '';

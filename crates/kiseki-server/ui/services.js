@@ -82,10 +82,13 @@ function serviceCard(service, operations) {
       h('span', { class: 'actions' }, h('a', { href: searchLink({ service: service.name }) }, 'Search traces →'))),
     sorted.length > 0
       ? h('table', { class: 'grid' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Operation'), h('th', {}, 'Kind'), h('th', {}, ''))),
+        h('thead', {}, h('tr', {}, h('th', {}, 'Operation'), h('th', {}, 'Kind'), h('th', { class: 'num' }, 'Traces'))),
         h('tbody', {}, sorted.map((op) => h('tr', {},
           h('td', {}, h('a', { href: searchLink({ service: service.name, operation: op.name }) }, op.name)),
           h('td', {}, h('span', { class: 'kind' }, op.kind)),
-          h('td', { class: 'num' }, h('a', { href: searchLink({ service: service.name, operation: op.name, errorsOnly: 'true' }), class: 'muted' }, 'errors'))))))
+          h('td', { class: 'num' }, h('a', {
+            href: searchLink({ service: service.name, operation: op.name, errorsOnly: 'true' }),
+            title: `traces where ${op.name} failed`,
+          }, 'with errors'))))))
       : null);
 }

@@ -3,7 +3,7 @@
 // which open the linked trace (or select the span, when it is in this trace).
 
 import { h, replace, copyText } from './dom.js';
-import { attributeText, formatDateTime, formatDuration, unixNanoToMs } from './format.js';
+import { adjustmentLabel, attributeText, formatDateTime, formatDuration, unixNanoToMs } from './format.js';
 
 /**
  * Fills `pane` with the details of `node`. `select(node)` selects another span of the trace,
@@ -16,7 +16,8 @@ export function renderSpanDetails(pane, node, model, { select, close, traceStart
   const parent = node.parent;
 
   const idRow = (label, id, extra) => kvRow(label, h('span', {},
-    h('code', {}, id), ' ', h('button', { class: 'link', type: 'button', onclick: () => copyText(id), title: 'copy' }, 'copy'), extra ?? null));
+    h('code', {}, id), ' ', h('button', { class: 'link', type: 'button', onclick: () => copyText(id), title: 'copy' }, 'copy'),
+    extra ? [h('br'), extra] : null));
 
   const overview = h('table', { class: 'kv' }, h('tbody', {},
     kvRow('Service', node.service),
@@ -31,7 +32,7 @@ export function renderSpanDetails(pane, node, model, { select, close, traceStart
       : null,
     idRow('Span id', node.id),
     parent
-      ? idRow('Parent', parent.id, h('button', { class: 'link', type: 'button', onclick: () => select(parent) }, ` ${parent.service}: ${parent.name}`))
+      ? idRow('Parent', parent.id, h('button', { class: 'link', type: 'button', onclick: () => select(parent) }, `${parent.service}: ${parent.name}`))
       : kvRow('Parent', span.parentSpanId ? h('span', {}, h('code', {}, span.parentSpanId), ' (not in this trace)') : 'none (root)'),
     idRow('Trace id', model.traceId),
     span.traceState ? kvRow('Trace state', h('code', {}, span.traceState)) : null,
@@ -76,10 +77,11 @@ function dropped(span) {
 
 function adjustmentTitle(adjustment) {
   const shift = Number(adjustment.shiftNanos);
-  const kind = { clock_skew: 'Clock skew', shared_span_id: 'Shared span id' }[adjustment.kind] ?? adjustment.kind;
-  return Number.isFinite(shift) && adjustment.shiftNanos !== null
-    ? `${kind}: shifted ${shift >= 0 ? '+' : ''}${formatDuration(shift)}.`
-    : `${kind}.`;
+  if (adjustment.shiftNanos !== null && Number.isFinite(shift)) {
+    return `Shifted ${shift >= 0 ? '+' : ''}${formatDuration(shift)}:`;
+  }
+  const label = adjustmentLabel(adjustment.kind);
+  return `${label.charAt(0).toUpperCase()}${label.slice(1)}:`;
 }
 
 /** Attributes sorted by key; long or structured values in a block, each with its type. */

@@ -5,7 +5,7 @@
 
 import * as api from './api.js';
 import { h, replace, serviceChip, copyText, isTyping } from './dom.js';
-import { formatCount, formatDateTime, formatDuration, serviceColor, shortId } from './format.js';
+import { adjustmentLabel, formatCount, formatDateTime, formatDuration, serviceColor, shortId } from './format.js';
 import { ancestors, buildTrace, findSpans, visibleRows } from './trace-model.js';
 import { createWaterfall } from './waterfall.js';
 import { createMinimap } from './minimap.js';
@@ -84,9 +84,9 @@ function showTrace(page, model, context) {
     if (model.adjustedCount > 0) {
       const first = model.nodes.find((node) => node.adjustments.length > 0);
       const kinds = [...new Set(model.nodes.flatMap((node) => node.adjustments.map((a) => a.kind)))]
-        .map((kind) => ({ clock_skew: 'clock skew', shared_span_id: 'a span id shared by client and server' }[kind] ?? kind));
+        .map(adjustmentLabel);
       items.unshift(h('p', { class: 'warn-box adjustments-note', role: 'note' },
-        `${model.adjustedCount} span${model.adjustedCount === 1 ? ' was' : 's were'} adjusted for ${kinds.join(' and ')} (marked ⏱). `,
+        `${model.adjustedCount} span${model.adjustedCount === 1 ? ' was' : 's were'} adjusted for ${kinds.join(' and ')} (marked in the waterfall). `,
         h('button', { class: 'link', type: 'button', onclick: () => selectNode(first, { reveal: true }) }, 'Show the first')));
     }
     return items.length > 0 ? h('div', { class: 'trace-notes' }, items) : null;

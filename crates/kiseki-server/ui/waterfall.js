@@ -10,6 +10,7 @@ import { formatDuration, serviceColor, ticks } from './format.js';
 export const ROW_HEIGHT = 22;
 const OVERSCAN = 12;
 const NAME_COLUMN_DEFAULT = 0.34;
+const NAME_COLUMN_MIN_PX = 260;
 
 /**
  * A waterfall in `container` for `model` (trace-model.js). Callbacks: `select(node)` on a row
@@ -35,7 +36,7 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
   const scroller = h('div', {
     class: 'wf-scroll', tabindex: 0, role: 'tree', 'aria-label': 'spans of the trace', 'aria-multiselectable': 'false',
   }, spacer);
-  const viewport = h('div', { class: 'wf-viewport' }, scroller, gridlines);
+  const viewport = h('div', { class: 'wf-viewport' }, gridlines, scroller);
   const root = h('div', { class: 'waterfall' }, header, viewport);
   container.append(root);
 
@@ -173,9 +174,19 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
       ? `${formatDuration(node.duration)} · self ${formatDuration(node.selfTime)}`
       : formatDuration(node.duration);
     const label = h('span', { class: 'label' }, text);
-    if (right < 78) label.style.left = `calc(${Math.max(0, right)}% + 4px)`;
+    if (right < 0) {
+      // Before the window: say so at its left edge.
+      label.textContent = `← ${text}`;
+      label.style.left = '4px';
+    } else if (left > 100) {
+      label.textContent = `${text} →`;
+      label.style.right = '4px';
+    } else if (right < 78) label.style.left = `calc(${Math.max(0, right)}% + 4px)`;
     else if (left > 22) label.style.right = `calc(${100 - Math.min(100, left)}% + 4px)`;
-    else label.style.left = `calc(${Math.max(0, left)}% + 4px)`;
+    else {
+      label.style.left = `calc(${Math.max(0, left)}% + 4px)`;
+      label.classList.add('inside');
+    }
     children.push(label);
     replace(timeline, children);
   }
@@ -188,8 +199,9 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
       parts.push(Number.isFinite(shift) ? `skew ${shift >= 0 ? '+' : ''}${formatDuration(shift)}` : 'skew');
     }
     if (kinds.has('shared_span_id')) parts.push('split id');
-    for (const kind of kinds) if (kind !== 'clock_skew' && kind !== 'shared_span_id') parts.push(kind);
-    return `⏱ ${parts.join(', ')}`;
+    if (kinds.has('duplicate_span')) parts.push('duplicate');
+    for (const kind of kinds) if (!['clock_skew', 'shared_span_id', 'duplicate_span'].includes(kind)) parts.push(kind.replace(/_/g, ' '));
+    return parts.join(', ');
   }
 
   function drawAxis() {
@@ -211,7 +223,7 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
   }
 
   function applyNameColumn() {
-    root.style.setProperty('--name-col', `${Math.round(nameColumn * 1000) / 10}%`);
+    root.style.setProperty('--name-col', `max(${NAME_COLUMN_MIN_PX}px, ${Math.round(nameColumn * 1000) / 10}%)`);
     layout();
   }
 
@@ -220,7 +232,7 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
     const scrollbar = scroller.offsetWidth - scroller.clientWidth;
     header.style.paddingRight = `${scrollbar}px`;
     gridlines.style.right = `${scrollbar}px`;
-    gridlines.style.left = `${Math.round(nameColumn * scroller.clientWidth)}px`;
+    gridlines.style.left = `${Math.max(NAME_COLUMN_MIN_PX, Math.round(nameColumn * scroller.clientWidth))}px`;
   }
 
   function wireSplitter() {
@@ -229,7 +241,7 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
       splitter.setPointerCapture(event.pointerId);
       const box = root.getBoundingClientRect();
       const move = (e) => {
-        nameColumn = Math.min(0.8, Math.max(0.12, (e.clientX - box.left) / box.width));
+        nameColumn = Math.min(0.8, Math.max(0.05, (e.clientX - box.left) / box.width));
         applyNameColumn();
         drawAxis();
       };
