@@ -106,6 +106,18 @@ pub struct ServeArgs {
     #[arg(long, env = "KISEKI_MEMORY_MAX_SPANS")]
     pub memory_max_spans: Option<usize>,
 
+    /// Widest time window one trace search may cover, e.g. 7d [default: 30d].
+    #[arg(long, env = "KISEKI_QUERY_MAX_LOOKBACK")]
+    pub query_max_lookback: Option<String>,
+
+    /// Most traces one search may return [default: 1000].
+    #[arg(long, env = "KISEKI_QUERY_MAX_RESULTS")]
+    pub query_max_results: Option<usize>,
+
+    /// Longest one query may run before it is answered 503, e.g. 10s [default: 30s].
+    #[arg(long, env = "KISEKI_QUERY_TIMEOUT")]
+    pub query_timeout: Option<String>,
+
     /// Generate traffic from a simulated online shop, so there is something to look at.
     #[arg(long, env = "KISEKI_DEMO")]
     pub demo: bool,

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use kiseki_server::{BodyLimits, ListenConfig, ServerConfig};
+use kiseki_server::{BodyLimits, ListenConfig, QueryLimits, ServerConfig};
 use kiseki_store::embedded::EmbeddedOptions;
+use kiseki_store::query::MAX_SEARCH_LIMIT;
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -25,6 +26,8 @@ pub struct FileConfig {
     pub limits: LimitsSection,
     #[serde(default)]
     pub store: StoreSection,
+    #[serde(default)]
+    pub query: QuerySection,
     #[serde(default)]
     pub demo: DemoSection,
 }
@@ -66,6 +69,18 @@ pub struct StoreSection {
     /// A duration such as `2m`.
     pub head_max_age: Option<String>,
     pub memory_max_spans: Option<usize>,
+}
+
+/// Bounds on every query API.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySection {
+    /// The widest time window of one search, a duration such as `7d`.
+    pub max_lookback: Option<String>,
+    /// The most traces one search may return.
+    pub max_results: Option<usize>,
+    /// How long one query may run, a duration such as `10s`.
+    pub timeout: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +220,7 @@ impl Settings {
             bail!("request size limits must be at least 1 byte");
         }
         let store = resolve_store(args, file.store)?;
+        let query = resolve_query_limits(args, file.query)?;
         let demo = args.demo || file.demo.enabled.unwrap_or(false);
         let rate = args
             .demo_traces_per_second
@@ -218,7 +234,7 @@ impl Settings {
             bail!("the demo sends over OTLP: turn on otlp_http or otlp_grpc, or the demo off");
         }
         Ok(Settings {
-            server: ServerConfig { listen, limits, query: kiseki_server::QueryLimits::default() },
+            server: ServerConfig { listen, limits, query },
             store,
             demo_traces_per_second: demo.then_some(rate),
         })
@@ -266,6 +282,36 @@ fn resolve_store(args: &ServeArgs, file: StoreSection) -> anyhow::Result<StoreSe
         }
         other => bail!("store must be embedded or memory, not {other:?}"),
     }
+}
+
+fn resolve_query_limits(args: &ServeArgs, file: QuerySection) -> anyhow::Result<QueryLimits> {
+    let defaults = QueryLimits::default();
+    let duration = |name: &str, text: Option<&str>, default: Duration| match text {
+        None => Ok(default),
+        Some(text) => parse_duration(text)
+            .and_then(|d| d.context("cannot be off"))
+            .with_context(|| format!("query {name} must be a duration like 30s, 1h or 7d")),
+    };
+    let max_lookback = duration(
+        "max_lookback",
+        args.query_max_lookback.as_deref().or(file.max_lookback.as_deref()),
+        defaults.max_lookback,
+    )?;
+    let timeout = duration(
+        "timeout",
+        args.query_timeout.as_deref().or(file.timeout.as_deref()),
+        defaults.timeout,
+    )?;
+    let max_results = args.query_max_results.or(file.max_results).unwrap_or(defaults.max_results);
+    if !(1..=MAX_SEARCH_LIMIT).contains(&max_results) {
+        bail!("query max_results must be between 1 and {MAX_SEARCH_LIMIT}, not {max_results}");
+    }
+    Ok(QueryLimits {
+        max_lookback,
+        max_results,
+        default_results: defaults.default_results.min(max_results),
+        timeout,
+    })
 }
 
 /// `90s`, `15m`, `72h`, `14d` (a bare number is seconds), or `off` for none.
@@ -423,6 +469,34 @@ mod tests {
         {
             assert!(Settings::resolve(&serve_args(bad), FileConfig::default()).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn query_limits_resolve_and_are_validated() {
+        let settings = Settings::resolve(&serve_args(&[]), FileConfig::default()).unwrap();
+        assert_eq!(settings.server.query, QueryLimits::default());
+        let file: FileConfig =
+            toml::from_str("[query]\nmax_lookback = \"7d\"\nmax_results = 500\ntimeout = \"1m\"\n")
+                .unwrap();
+        let args = serve_args(&["--query-max-results", "10", "--query-timeout", "5s"]);
+        let query = Settings::resolve(&args, file).unwrap().server.query;
+        assert_eq!(query.max_lookback, Duration::from_secs(7 * 86_400));
+        assert_eq!(query.max_results, 10, "the flag wins over the file");
+        assert_eq!(query.default_results, 10, "the default never exceeds the maximum");
+        assert_eq!(query.timeout, Duration::from_secs(5));
+        let cases: [(&[&str], &str); 5] = [
+            (&["--query-max-results", "0"], "max_results"),
+            (&["--query-max-results", "10001"], "max_results"),
+            (&["--query-max-lookback", "off"], "max_lookback"),
+            (&["--query-max-lookback", "soon"], "max_lookback"),
+            (&["--query-timeout", "0s"], "timeout"),
+        ];
+        for (args, named) in cases {
+            let error = Settings::resolve(&serve_args(args), FileConfig::default()).unwrap_err();
+            assert!(format!("{error:#}").contains(named), "{args:?}: {error:#}");
+        }
+        let error = toml::from_str::<FileConfig>("[query]\nmax_lookbak = \"1d\"\n").unwrap_err();
+        assert!(error.to_string().contains("max_lookbak"), "{error}");
     }
 
     #[test]

@@ -403,7 +403,7 @@ pub fn sort_for_display(spans: &mut Vec<Span>) {
         .zip(depth)
         .map(|(span, depth)| ((span.start_time_unix_nano, depth, span.span_id), span))
         .collect();
-    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.sort_by_key(|(key, _)| *key);
     spans.extend(keyed.into_iter().map(|(_, span)| span));
 }
 
@@ -502,7 +502,10 @@ impl fmt::Display for SignedNanos {
 }
 #[cfg(test)]
 mod tests {
-    use kiseki_model::TraceId;
+    use std::sync::Arc;
+
+    use kiseki_model::{Attributes, Event, TraceId};
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -513,6 +516,35 @@ mod tests {
         span
     }
 
+    /// A span of `service` from `start` to `end`.
+    fn timed(id: u64, parent: Option<u64>, service: &str, start: u64, end: u64) -> Span {
+        let mut span = span(id, parent, SpanKind::Internal);
+        span.resource = Arc::new(Resource::for_service(service));
+        span.start_time_unix_nano = start;
+        span.end_time_unix_nano = end;
+        span
+    }
+
+    fn on_host(mut span: Span, host: &str) -> Span {
+        let mut resource = (*span.resource).clone();
+        resource.attributes.push(semconv::HOST_NAME, host);
+        span.resource = Arc::new(resource);
+        span
+    }
+
+    fn times(spans: &[Span], id: u64) -> (u64, u64) {
+        let span = spans.iter().find(|s| s.span_id.get() == id).unwrap();
+        (span.start_time_unix_nano, span.end_time_unix_nano)
+    }
+
+    fn shifts(adjustments: &[Adjustment]) -> Vec<(u64, i64)> {
+        adjustments
+            .iter()
+            .filter(|a| a.kind == AdjustmentKind::ClockSkew)
+            .map(|a| (a.span_id.get(), a.shift_nanos.unwrap()))
+            .collect()
+    }
+
     #[test]
     fn server_half_gets_its_own_id_and_children_follow_it() {
         let mut trace = vec![
@@ -521,7 +553,7 @@ mod tests {
             span(2, Some(1), SpanKind::Server),
             span(3, Some(2), SpanKind::Internal),
         ];
-        split_shared_span_ids(&mut trace);
+        let adjustments = split_shared_span_ids(&mut trace);
         let server = &trace[2];
         assert_ne!(server.span_id.get(), 2);
         assert_eq!(server.parent_span_id, SpanId::new(2));
@@ -529,6 +561,11 @@ mod tests {
         assert_eq!(trace[1].span_id.get(), 2, "client keeps the shared id");
         let ids: HashSet<_> = trace.iter().map(|s| s.span_id).collect();
         assert_eq!(ids.len(), 4);
+        assert_eq!(adjustments.len(), 1);
+        assert_eq!(adjustments[0].span_id, server.span_id);
+        assert_eq!(adjustments[0].kind, AdjustmentKind::SharedSpanId);
+        assert_eq!(adjustments[0].shift_nanos, None);
+        assert!(adjustments[0].message.contains("0000000000000002"), "{}", adjustments[0].message);
 
         let mut again =
             vec![span(2, Some(1), SpanKind::Client), span(2, Some(1), SpanKind::Server)];
@@ -540,7 +577,302 @@ mod tests {
     fn traces_without_shared_ids_are_untouched() {
         let mut trace = vec![span(1, None, SpanKind::Server), span(2, Some(1), SpanKind::Client)];
         let before = trace.clone();
-        split_shared_span_ids(&mut trace);
+        assert!(adjust_trace(&mut trace).is_empty());
         assert_eq!(trace, before);
+    }
+
+    #[test]
+    fn a_skewed_child_is_centred_in_its_parent() {
+        // The child (200 ns) claims to start 500 ns before its 1000 ns parent.
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), timed(2, Some(1), "b", 500, 700)];
+        let adjustments = adjust_trace(&mut trace);
+        assert_eq!(times(&trace, 2), (1400, 1600), "(1000 - 200) / 2 after the parent's start");
+        assert_eq!(shifts(&adjustments), [(2, 900)]);
+        let message = &adjustments[0].message;
+        assert!(message.contains("started 500ns before its parent"), "{message}");
+        assert!(message.contains("+900ns"), "{message}");
+        assert_eq!(times(&trace, 1), (1000, 2000), "the parent stays");
+
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), timed(2, Some(1), "b", 1900, 2100)];
+        let adjustments = adjust_trace(&mut trace);
+        assert_eq!(times(&trace, 2), (1400, 1600));
+        assert_eq!(shifts(&adjustments), [(2, -500)]);
+        assert!(adjustments[0].message.contains("ended 100ns after"), "{}", adjustments[0].message);
+    }
+
+    #[test]
+    fn a_child_that_fits_is_left_alone() {
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), timed(2, Some(1), "b", 1000, 2000)];
+        assert!(adjust_trace(&mut trace).is_empty());
+        assert_eq!(times(&trace, 2), (1000, 2000));
+    }
+
+    #[test]
+    fn a_child_longer_than_its_parent_only_stops_starting_before_it() {
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), timed(2, Some(1), "b", 500, 2500)];
+        let adjustments = adjust_trace(&mut trace);
+        assert_eq!(times(&trace, 2), (1000, 3000), "starts aligned");
+        assert_eq!(shifts(&adjustments), [(2, 500)]);
+        // Starting inside and outliving the parent is what asynchronous work does.
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), timed(2, Some(1), "b", 1500, 3500)];
+        assert!(adjust_trace(&mut trace).is_empty());
+    }
+
+    #[test]
+    fn a_consumer_may_start_after_its_producer_ends_but_not_before_it_starts() {
+        let mut producer = timed(1, None, "shop", 1000, 1100);
+        producer.kind = SpanKind::Producer;
+        let mut consumer = timed(2, Some(1), "worker", 5000, 5100);
+        consumer.kind = SpanKind::Consumer;
+        let mut trace = vec![producer.clone(), consumer.clone()];
+        assert!(adjust_trace(&mut trace).is_empty());
+        consumer.start_time_unix_nano = 900;
+        consumer.end_time_unix_nano = 950;
+        let mut trace = vec![producer, consumer];
+        let adjustments = adjust_trace(&mut trace);
+        assert_eq!(times(&trace, 2), (1000, 1050));
+        assert_eq!(shifts(&adjustments), [(2, 100)]);
+    }
+
+    #[test]
+    fn a_skewed_subtree_moves_once_as_a_whole() {
+        // `b` runs 10 µs ahead. Its server span (2) has a child on its own clock (3), a child on
+        // the same host (4, service `b-sidecar`), and a child of another host (5) whose clock
+        // agrees with `a`'s, so it already sits inside (2) once (2) has moved.
+        let trace = || {
+            vec![
+                timed(1, None, "a", 1_000, 2_000),
+                on_host(timed(2, Some(1), "b", 11_100, 11_900), "node-b"),
+                on_host(timed(3, Some(2), "b", 11_200, 11_300), "node-b"),
+                on_host(timed(4, Some(3), "b-sidecar", 11_210, 11_220), "node-b"),
+                on_host(timed(5, Some(2), "c", 1_400, 1_500), "node-c"),
+            ]
+        };
+        let mut spans = trace();
+        let adjustments = adjust_trace(&mut spans);
+        assert_eq!(times(&spans, 2), (1_100, 1_900), "centred: (1000 - 800) / 2 after 1000");
+        assert_eq!(times(&spans, 3), (1_200, 1_300), "moved with its parent, once");
+        assert_eq!(times(&spans, 4), (1_210, 1_220), "same host, same clock");
+        assert_eq!(times(&spans, 5), (1_400, 1_500), "inside its moved parent already");
+        assert_eq!(shifts(&adjustments), [(2, -10_000), (3, -10_000), (4, -10_000)]);
+        assert!(adjustments[1].message.contains("with span 0000000000000002"));
+        // The order spans come in does not change the outcome.
+        let mut reversed = trace();
+        reversed.reverse();
+        adjust_trace(&mut reversed);
+        for id in 1..=5 {
+            assert_eq!(times(&reversed, id), times(&spans, id), "span {id}");
+        }
+    }
+
+    #[test]
+    fn spans_of_one_service_or_one_host_are_never_moved_against_each_other() {
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), timed(2, Some(1), "a", 500, 700)];
+        assert!(adjust_trace(&mut trace).is_empty());
+        assert_eq!(times(&trace, 2), (500, 700));
+        let mut trace = vec![
+            on_host(timed(1, None, "a", 1000, 2000), "node-1"),
+            on_host(timed(2, Some(1), "b", 500, 700), "node-1"),
+        ];
+        assert!(adjust_trace(&mut trace).is_empty());
+    }
+
+    #[test]
+    fn events_move_with_their_span() {
+        let mut child = timed(2, Some(1), "b", 500, 700);
+        child.events.push(Event {
+            time_unix_nano: 600,
+            name: "retry".into(),
+            attributes: Attributes::new(),
+            dropped_attributes_count: 0,
+        });
+        let mut trace = vec![timed(1, None, "a", 1000, 2000), child];
+        adjust_trace(&mut trace);
+        assert_eq!(trace[1].events[0].time_unix_nano, 1500);
+    }
+
+    #[test]
+    fn cycles_missing_parents_and_reused_ids_end_with_warnings() {
+        let mut trace = vec![
+            timed(1, Some(2), "a", 0, 10),
+            timed(2, Some(1), "b", 5_000, 5_010),
+            timed(3, Some(3), "c", 100, 200),
+            timed(4, Some(99), "d", 100, 200),
+            timed(5, Some(4), "e", 0, 50),
+            timed(5, Some(4), "f", 7, 8),
+            timed(6, Some(5), "g", 300, 100),
+        ];
+        let adjustments = adjust_trace(&mut trace);
+        let warnings = trace_warnings(&trace);
+        let all = warnings.join("\n");
+        assert!(all.contains("is its own ancestor"), "{all}");
+        assert!(all.contains("span 0000000000000003 names itself as its parent"), "{all}");
+        assert!(all.contains("has a parent 0000000000000063 that is not in the trace"), "{all}");
+        assert!(all.contains("span id 0000000000000005 is used by 2 different spans"), "{all}");
+        assert!(all.contains("span 0000000000000006 ends before it starts"), "{all}");
+        // The missing parent makes (4) a root; its child (5) is corrected against it.
+        assert_eq!(times(&trace, 5), (125, 175));
+        assert!(shifts(&adjustments).contains(&(5, 125)));
+        let mut sorted = trace.clone();
+        sort_for_display(&mut sorted);
+        assert_eq!(sorted.len(), trace.len());
+    }
+
+    #[test]
+    fn identical_copies_are_shown_once() {
+        let one = timed(1, None, "a", 1000, 2000);
+        let mut other = one.clone();
+        other.name = "other".into();
+        let mut trace = vec![one.clone(), one.clone(), other, one];
+        let adjustments = adjust_trace(&mut trace);
+        assert_eq!(trace.len(), 2, "the span that differs stays");
+        assert_eq!(adjustments.len(), 1);
+        assert_eq!(adjustments[0].kind, AdjustmentKind::DuplicateSpan);
+        assert!(adjustments[0].message.contains("3 times"), "{}", adjustments[0].message);
+    }
+
+    #[test]
+    fn many_warnings_of_one_kind_are_counted() {
+        let trace: Vec<Span> = (1..=25).map(|id| timed(id, Some(1000 + id), "a", 0, 1)).collect();
+        let warnings = trace_warnings(&trace);
+        assert_eq!(warnings.len(), WARNINGS_PER_KIND + 1);
+        assert_eq!(warnings.last().unwrap(), "15 more warnings like these (missing_parent)");
+    }
+
+    #[test]
+    fn a_deep_trace_does_not_exhaust_the_stack() {
+        let mut trace: Vec<Span> = (1..=100_000u64)
+            .map(|id| {
+                let service = if id % 2 == 0 { "even" } else { "odd" };
+                timed(id, (id > 1).then(|| id - 1), service, id, 1_000_000 - id)
+            })
+            .collect();
+        adjust_trace(&mut trace);
+        assert!(trace_warnings(&trace).is_empty());
+        sort_for_display(&mut trace);
+        assert_eq!(trace[0].span_id.get(), 1);
+    }
+
+    #[test]
+    fn generated_traffic_needs_no_correction() {
+        // The generator's services share one clock, and its consumers start after their producer
+        // returned: nothing should move.
+        let mut generator = kiseki_testkit::Generator::new(3);
+        for i in 0..50 {
+            let mut trace = generator.trace(1_700_000_000_000_000_000 + i * 1_000_000_000);
+            let adjustments = adjust_trace(&mut trace);
+            assert!(adjustments.is_empty(), "{adjustments:#?}");
+            assert!(trace_warnings(&trace).is_empty());
+        }
+    }
+
+    #[test]
+    fn display_order_is_by_start_with_parents_first() {
+        let mut trace = vec![
+            timed(9, Some(5), "a", 100, 150),
+            timed(5, Some(7), "a", 100, 200),
+            timed(7, None, "a", 100, 300),
+            timed(1, Some(7), "a", 250, 260),
+        ];
+        sort_for_display(&mut trace);
+        let ids: Vec<u64> = trace.iter().map(|s| s.span_id.get()).collect();
+        assert_eq!(ids, [7, 5, 9, 1]);
+    }
+
+    const SERVICES: [&str; 3] = ["a", "b", "c"];
+
+    fn any_time(range: u64) -> impl Strategy<Value = u64> {
+        prop_oneof![0..range, Just(0), Just(u64::MAX), (u64::MAX - range)..=u64::MAX]
+    }
+
+    fn any_span(ids: u64, range: u64) -> impl Strategy<Value = Span> {
+        (
+            1..=ids,
+            proptest::option::of(1..=ids),
+            0..SERVICES.len(),
+            0..6i64,
+            any_time(range),
+            any_time(range),
+            proptest::option::of(any_time(range)),
+        )
+            .prop_map(|(id, parent, service, kind, start, end, event)| {
+                let mut span = timed(id, parent, SERVICES[service], start, end);
+                span.kind = SpanKind::from_number(kind).unwrap_or_default();
+                if let Some(time) = event {
+                    span.events.push(Event { time_unix_nano: time, ..Event::default() });
+                }
+                span
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn adjusting_never_panics_and_keeps_every_duration(
+            spans in proptest::collection::vec(any_span(12, 10_000), 0..40),
+        ) {
+            // Distinct names keep every span distinct, so none is dropped as a copy.
+            let mut spans: Vec<Span> = spans
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut span)| {
+                    span.name = i.to_string().into();
+                    span
+                })
+                .collect();
+            let before = spans.clone();
+            let adjustments = adjust_trace(&mut spans);
+            trace_warnings(&spans);
+            prop_assert_eq!(spans.len(), before.len());
+            for (old, new) in before.iter().zip(&spans) {
+                let moved =
+                    i128::from(new.start_time_unix_nano) - i128::from(old.start_time_unix_nano);
+                let moved_end =
+                    i128::from(new.end_time_unix_nano) - i128::from(old.end_time_unix_nano);
+                prop_assert_eq!(moved, moved_end, "duration kept");
+                let reported: i128 = adjustments
+                    .iter()
+                    .filter(|a| a.kind == AdjustmentKind::ClockSkew && a.span_id == new.span_id)
+                    .map(|a| i128::from(a.shift_nanos.unwrap_or(0)))
+                    .sum();
+                let sharing_the_id = spans.iter().filter(|s| s.span_id == new.span_id).count();
+                if sharing_the_id == 1 {
+                    prop_assert_eq!(moved, reported, "every move is reported");
+                }
+            }
+            let mut sorted = spans.clone();
+            sort_for_display(&mut sorted);
+            prop_assert_eq!(sorted.len(), spans.len());
+        }
+
+        #[test]
+        fn every_corrected_child_sits_inside_its_parent(
+            shape in proptest::collection::vec(
+                (0..SERVICES.len(), 0..5_000u64, 1..2_000u64),
+                1..30,
+            ),
+            parents in proptest::collection::vec(any::<prop::sample::Index>(), 30),
+        ) {
+            // A tree: span i + 1's parent is one of the spans before it.
+            let mut spans: Vec<Span> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, &(service, start, duration))| {
+                    let parent = (i > 0).then(|| parents[i].index(i) as u64 + 1);
+                    timed(i as u64 + 1, parent, SERVICES[service], start, start + duration)
+                })
+                .collect();
+            adjust_trace(&mut spans);
+            for child in &spans {
+                let Some(parent) = child.parent_span_id else { continue };
+                let parent = &spans[parent.get() as usize - 1];
+                if child.service_name() == parent.service_name() {
+                    continue;
+                }
+                prop_assert!(child.start_time_unix_nano >= parent.start_time_unix_nano);
+                if child.duration_nanos() <= parent.duration_nanos() {
+                    prop_assert!(child.end_time_unix_nano <= parent.end_time_unix_nano);
+                }
+            }
+        }
     }
 }

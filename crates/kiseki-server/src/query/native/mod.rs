@@ -222,3 +222,110 @@ fn now_unix_nano() -> u64 {
     let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn document() -> Value {
+        serde_json::from_str(OPENAPI).expect("openapi.json is JSON")
+    }
+
+    /// Every `$ref` in `value`.
+    fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                for (key, item) in map {
+                    match (key.as_str(), item) {
+                        ("$ref", Value::String(target)) => found.push(target),
+                        _ => references(item, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+            _ => {}
+        }
+    }
+
+    /// The parameters of one operation, with `$ref`s to shared parameters resolved.
+    fn parameters<'a>(doc: &'a Value, operation: &'a Value) -> Vec<&'a Value> {
+        let Some(list) = operation["parameters"].as_array() else { return Vec::new() };
+        list.iter()
+            .map(|p| match p["$ref"].as_str() {
+                Some(target) => doc.pointer(target.trim_start_matches('#')).expect("resolves"),
+                None => p,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_document_is_openapi_3_0_and_every_reference_resolves() {
+        let doc = document();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.0."));
+        assert_eq!(doc["servers"][0]["url"], BASE_PATH);
+        let mut found = Vec::new();
+        references(&doc, &mut found);
+        assert!(found.len() > 20);
+        for target in found {
+            let pointer = target.strip_prefix('#').expect("local reference");
+            assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+        }
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_routes_served() {
+        let doc = document();
+        let documented: BTreeSet<&str> =
+            doc["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+        let served: BTreeSet<&str> = route_table().into_iter().map(|(path, _)| path).collect();
+        assert_eq!(documented, served);
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            let methods: Vec<&String> = item.as_object().unwrap().keys().collect();
+            assert_eq!(methods, ["get"], "{path}: every route answers GET only");
+            let operation = &item["get"];
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(responses.contains_key("200"), "{path}");
+            if path != "/openapi.json" {
+                for status in ["400", "429", "500", "503"] {
+                    assert!(responses.contains_key(status), "{path} documents no {status}");
+                }
+            }
+            if path.starts_with("/traces/") {
+                assert!(responses.contains_key("404"), "{path}");
+            }
+            // Every `{name}` in the path is a documented path parameter.
+            let in_path: BTreeSet<&str> = path
+                .split('/')
+                .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+                .collect();
+            let declared: BTreeSet<&str> = parameters(&doc, operation)
+                .into_iter()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            assert_eq!(in_path, declared, "{path}");
+        }
+    }
+
+    #[test]
+    fn the_document_lists_exactly_the_query_parameters_accepted() {
+        let doc = document();
+        let query_parameters = |path: &str| -> BTreeSet<String> {
+            parameters(&doc, &doc["paths"][path]["get"])
+                .into_iter()
+                .filter(|p| p["in"] == "query")
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let accepted = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        assert_eq!(query_parameters("/search"), accepted(SEARCH_PARAMETERS));
+        assert_eq!(query_parameters("/attributes/values"), accepted(&["key", "limit"]));
+        for path in ["/services", "/attributes/keys", "/traces/{traceId}"] {
+            assert_eq!(query_parameters(path), BTreeSet::new(), "{path}");
+        }
+    }
+}

@@ -245,7 +245,7 @@ impl std::fmt::Display for DurationText {
             return write!(f, "{:?}", self.0);
         }
         for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-            if seconds >= size && seconds % size == 0 {
+            if seconds >= size && seconds.is_multiple_of(size) {
                 return write!(f, "{}{unit}", seconds / size);
             }
         }
