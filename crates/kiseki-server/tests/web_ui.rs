@@ -14,7 +14,7 @@ async fn html_shell(server: &TestServer, path: &str) -> common::Reply {
     assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text());
     assert_eq!(reply.content_type(), "text/html; charset=utf-8", "{path}");
     assert!(reply.text().contains(r#"<script type="module" src="/ui/app.js">"#), "{path}");
-    let policy = reply.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    let policy = reply.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
     assert!(policy.contains("default-src 'self'"), "{path}: {policy}");
     reply
 }
@@ -132,7 +132,11 @@ async fn the_shell_and_the_modules_only_name_files_that_are_embedded() {
     let mut imports = 0;
     for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
         let text = std::str::from_utf8(module.body).unwrap();
-        assert!(!text.contains("from \"") && !text.contains("import("), "{}: imports use 'x'", module.path);
+        assert!(
+            !text.contains("from \"") && !text.contains("import("),
+            "{}: imports use 'x'",
+            module.path
+        );
         for reference in text.split(" from '").skip(1) {
             let name = reference.split('\'').next().unwrap();
             let name = name.strip_prefix("./").unwrap_or_else(|| {
@@ -152,9 +156,8 @@ async fn ui_responses_are_counted_under_their_own_api() {
     server.send("query", get("/ui/style.css")).await;
     server.send("query", get("/ui/nothing.css")).await;
     let metrics = server.metrics().await;
-    let count = |status| {
-        metrics.sum("kiseki_query_requests_total", &[("api", "ui"), ("status", status)])
-    };
+    let count =
+        |status| metrics.sum("kiseki_query_requests_total", &[("api", "ui"), ("status", status)]);
     assert_eq!(count("200"), 2);
     assert_eq!(count("404"), 1);
 }

@@ -245,8 +245,7 @@ fn serve_demo_shows_a_live_trace_that_came_in_over_otlp() {
     let get = |path: &str| {
         let mut stream = TcpStream::connect((localhost(), port)).expect("the query port answers");
         stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        write!(stream, "GET {path} HTTP/1.1\r\nHost: kiseki\r\nConnection: close\r\n\r\n")
-            .unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: kiseki\r\nConnection: close\r\n\r\n").unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         response
