@@ -10,10 +10,11 @@ export function formatDuration(ns) {
   if (!Number.isFinite(ns)) return '–';
   const sign = ns < 0 ? '-' : '';
   const v = Math.abs(ns);
-  if (v < NS_PER_US) return `${sign}${Math.round(v)}ns`;
-  if (v < NS_PER_MS) return `${sign}${threeDigits(v / NS_PER_US)}µs`;
-  if (v < NS_PER_S) return `${sign}${threeDigits(v / NS_PER_MS)}ms`;
-  if (v < 60 * NS_PER_S) return `${sign}${threeDigits(v / NS_PER_S)}s`;
+  // Each unit up to where three digits would round to 1000 of it.
+  if (v < NS_PER_US - 0.5) return `${sign}${Math.round(v)}ns`;
+  if (v < NS_PER_MS * 0.9995) return `${sign}${threeDigits(v / NS_PER_US)}µs`;
+  if (v < NS_PER_S * 0.9995) return `${sign}${threeDigits(v / NS_PER_MS)}ms`;
+  if (v < 59.995 * NS_PER_S) return `${sign}${threeDigits(v / NS_PER_S)}s`;
   const totalSeconds = Math.round(v / NS_PER_S);
   const hours = Math.floor(totalSeconds / 3600);
   const minutes = Math.floor((totalSeconds % 3600) / 60);
@@ -85,10 +86,11 @@ export function formatAgo(ms, now = Date.now()) {
   return `${Math.round(hours / 24)}d ago`;
 }
 
-/** The value a `datetime-local` input shows for `ms`, in local time. */
+/** The value a `datetime-local` input (with seconds) shows for `ms`, in local time. */
 export function toDateTimeLocal(ms) {
   const d = new Date(ms);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
 /** The first 8 hex digits of an id, as lists show it. */

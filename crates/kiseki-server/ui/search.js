@@ -60,8 +60,8 @@ export function mount(root, url, _params, context) {
   fields.maxDuration = h('input', { name: 'maxDuration', id: 'f-max', placeholder: 'e.g. 2s', autocomplete: 'off' });
   fields.lookback = h('select', { name: 'lookback', id: 'f-lookback', onchange: showRange },
     LOOKBACKS.map(([value, text]) => h('option', { value }, text)));
-  fields.start = h('input', { type: 'datetime-local', id: 'f-start', 'aria-label': 'from' });
-  fields.end = h('input', { type: 'datetime-local', id: 'f-end', 'aria-label': 'to' });
+  fields.start = h('input', { type: 'datetime-local', id: 'f-start', step: 1 });
+  fields.end = h('input', { type: 'datetime-local', id: 'f-end', step: 1 });
   const range = h('div', { class: 'row2', hidden: true },
     h('div', { class: 'field' }, h('label', { for: 'f-start' }, 'From'), fields.start),
     h('div', { class: 'field' }, h('label', { for: 'f-end' }, 'To'), fields.end));
@@ -135,7 +135,7 @@ export function mount(root, url, _params, context) {
       fields.end.value = Number.isFinite(end) && end > 0 ? toDateTimeLocal(end) : '';
     } else {
       const lookback = params.get('lookback') || DEFAULT_LOOKBACK;
-      if (!LOOKBACKS.some(([value]) => value === lookback)) {
+      if (![...fields.lookback.options].some((option) => option.value === lookback)) {
         fields.lookback.append(h('option', { value: lookback }, `Last ${lookback}`));
       }
       fields.lookback.value = lookback;

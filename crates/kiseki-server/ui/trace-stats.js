@@ -20,7 +20,8 @@ const COLUMNS = [
 /** The statistics table of `model` in `container`. */
 export function renderStats(container, model) {
   const groups = operationStats(model).map((group) => ({ ...group, avg: group.total / group.count }));
-  const totalSelf = groups.reduce((sum, group) => sum + group.self, 0) || 1;
+  const totalSelf = groups.reduce((sum, group) => sum + group.self, 0);
+  const share = (self) => (totalSelf > 0 ? (self / totalSelf) * 100 : 0);
   let sortKey = 'self';
   let descending = true;
   const table = h('table', { class: 'grid', 'aria-label': 'time per service and operation' });
@@ -53,8 +54,8 @@ export function renderStats(container, model) {
       h('td', { class: 'num' }, formatDuration(group.max)),
       h('td', { class: 'num' }, h('span', { class: 'bar-cell' },
         formatDuration(group.self),
-        h('span', { class: 'share', title: `${Math.round((group.self / totalSelf) * 100)}% of all self time` },
-          h('i', { style: { width: `${(group.self / totalSelf) * 100}%` } })))),
+        h('span', { class: 'share', title: `${Math.round(share(group.self))}% of all self time` },
+          h('i', { style: { width: `${share(group.self)}%` } })))),
       h('td', { class: 'num' }, group.errors > 0 ? h('span', { class: 'badge error' }, formatCount(group.errors)) : '0')));
     const total = h('tr', { class: 'total' },
       h('td', {}, `${model.services.length} services`),

@@ -80,7 +80,15 @@ function showTrace(page, model, context) {
     notes());
 
   function notes() {
-    const items = model.warnings.map((warning) => h('p', { class: 'warn-box', role: 'note' }, warning));
+    const items = [];
+    const warnings = model.warnings;
+    if (warnings.length === 1) {
+      items.push(h('p', { class: 'warn-box', role: 'note' }, warnings[0]));
+    } else if (warnings.length > 1) {
+      items.push(h('details', { class: 'warn-box', role: 'note' },
+        h('summary', {}, `${warnings.length} warnings about this trace, the first: ${warnings[0]}`),
+        h('ul', {}, warnings.map((warning) => h('li', {}, warning)))));
+    }
     if (model.adjustedCount > 0) {
       const first = model.nodes.find((node) => node.adjustments.length > 0);
       const kinds = [...new Set(model.nodes.flatMap((node) => node.adjustments.map((a) => a.kind)))]

@@ -9,8 +9,8 @@ import { formatDuration, serviceColor, ticks } from './format.js';
 
 export const ROW_HEIGHT = 22;
 const OVERSCAN = 12;
-const NAME_COLUMN_DEFAULT = 0.34;
-const NAME_COLUMN_MIN_PX = 260;
+const NAME_COLUMN_DEFAULT = 0.4;
+const NAME_COLUMN_MIN_PX = 280;
 
 /**
  * A waterfall in `container` for `model` (trace-model.js). Callbacks: `select(node)` on a row

@@ -108,6 +108,28 @@ describe('search page', () => {
     await shot(page, 'search-error');
   }));
 
+  test('a custom range goes into the URL as start and end in milliseconds', () => withPage('search-range', async (page) => {
+    await page.goto(`${BASE}/search?service=ui-gateway`);
+    await page.selectOption('#f-lookback', 'custom');
+    await page.locator('#f-start').waitFor();
+    const local = (ms) => {
+      const d = new Date(ms);
+      const p = (n) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    };
+    const from = Date.now() - 3 * 3600_000;
+    const to = Date.now() + 3600_000;
+    await page.fill('#f-start', local(from));
+    await page.fill('#f-end', local(to));
+    await page.click('.search-form button[type="submit"]');
+    await page.waitForURL((url) => url.searchParams.has('start'));
+    const params = new URL(page.url()).searchParams;
+    assert.equal(Number(params.get('start')), Math.floor(from / 1000) * 1000);
+    assert.equal(Number(params.get('end')), Math.floor(to / 1000) * 1000);
+    assert.equal(params.get('lookback'), null);
+    await page.locator(`a.trace-row[data-trace-id="${SKEW_TRACE}"]`).waitFor();
+  }));
+
   test('results sort by span count', () => withPage('search-sort', async (page) => {
     await page.goto(`${BASE}/search?lookback=6h&limit=1000&sort=most-spans`);
     await page.locator('a.trace-row').first().waitFor();

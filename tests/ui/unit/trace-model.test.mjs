@@ -172,6 +172,10 @@ test('durations read as people write them', () => {
   assert.equal(formatDuration(1_500_000_000), '1.5s');
   assert.equal(formatDuration(125e9), '2m 05s');
   assert.equal(formatDuration(-85e6), '-85ms');
+  assert.equal(formatDuration(999.7e6), '1s', 'not 1000ms');
+  assert.equal(formatDuration(999_700), '1ms');
+  assert.equal(formatDuration(999.6), '1µs');
+  assert.equal(formatDuration(59.999e9), '1m 00s');
 });
 
 test('Go durations parse as the API reads them', () => {
