@@ -109,18 +109,20 @@ export function stableHash(text) {
 }
 
 /**
- * A service's colours, the same for the same name everywhere: `bar` for bars and dots (readable on
- * white, 3:1 or better), `tint` for chip backgrounds and `ink` for text on the tint.
+ * A service's colours, the same for the same name everywhere, in OKLCH so that every hue is as
+ * light as the others: `bar` for bars and dots (4.5:1 or more against white, and for white text on
+ * it), `tint` for chip backgrounds and `ink` for text on the tint (7:1 or more).
  */
 export function serviceColor(name) {
   const hash = stableHash(name || '?');
-  // 24 hues 15° apart, in an order that keeps neighbouring indexes far apart on the wheel.
+  // 24 hues 15° apart, in an order that keeps neighbouring indexes far apart on the wheel, and
+  // two lightness levels: 48 distinct colours.
   const hue = ((hash % 24) * 105) % 360;
-  const light = (hash >>> 5) % 2 === 0 ? 40 : 32;
+  const lightness = (hash >>> 5) % 2 === 0 ? 0.56 : 0.48;
   return {
-    bar: `hsl(${hue} 60% ${light}%)`,
-    tint: `hsl(${hue} 70% 93%)`,
-    ink: `hsl(${hue} 70% 22%)`,
+    bar: `oklch(${lightness} 0.15 ${hue})`,
+    tint: `oklch(0.95 0.035 ${hue})`,
+    ink: `oklch(0.36 0.09 ${hue})`,
   };
 }
 

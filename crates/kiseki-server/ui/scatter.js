@@ -23,7 +23,7 @@ export function createScatter(box, { open, hover }) {
     const plotW = Math.max(10, width - MARGIN.left - MARGIN.right);
     const plotH = Math.max(10, height - MARGIN.top - MARGIN.bottom);
     if (traces.length === 0) {
-      svg.append(s('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', fill: '#8c959f' }, 'no traces'));
+      svg.append(s('text', { x: width / 2, y: height / 2, 'text-anchor': 'middle', class: 'empty-note' }, 'no traces'));
       replace(box, svg);
       return;
     }
