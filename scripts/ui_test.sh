@@ -93,4 +93,4 @@ node tests/ui/send-fixtures.mjs "http://127.0.0.1:$otlp_port"
 echo "running the UI tests (screenshots in $artifacts)"
 cd tests/ui
 KISEKI_URL="$base" UI_ARTIFACTS="$artifacts" CHROMIUM="$chromium" \
-    node --test --test-concurrency=1 unit/ e2e/
+    node --test --test-concurrency=1 unit/*.test.mjs e2e/*.test.mjs

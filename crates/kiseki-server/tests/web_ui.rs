@@ -131,7 +131,11 @@ async fn the_shell_and_the_modules_only_name_files_that_are_embedded() {
     }
     for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
         let reference = format!("\"/ui/{}\"", module.path);
-        assert!(shell.contains(&reference), "index.html neither loads nor preloads {}", module.path);
+        assert!(
+            shell.contains(&reference),
+            "index.html neither loads nor preloads {}",
+            module.path
+        );
     }
     let mut imports = 0;
     for module in ASSETS.iter().filter(|a| a.path.ends_with(".js")) {
