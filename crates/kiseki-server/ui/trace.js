@@ -179,7 +179,6 @@ function showTrace(page, model, context) {
   function showTab(name) {
     tab = name;
     for (const [key, button] of Object.entries(tabButtons)) button.setAttribute('aria-selected', String(key === name));
-    for (const [key, button] of Object.entries(tabButtons)) button.setAttribute('aria-pressed', String(key === name));
     const onWaterfall = name === 'waterfall';
     waterfallTools.hidden = !onWaterfall;
     minimapBox.hidden = !onWaterfall;

@@ -289,6 +289,8 @@ export function createWaterfall(container, model, { select, toggle, zoom, isColl
       rows = next;
       indexOf = new Map(rows.map((node, i) => [node, i]));
       spacer.style.height = `${rows.length * ROW_HEIGHT}px`;
+      // The scroll bar may have come or gone with the new height.
+      layout();
       for (const element of rendered.values()) element.remove();
       rendered.clear();
       paint();
