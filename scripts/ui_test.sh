@@ -28,6 +28,7 @@ if [[ ! -x "$chromium" ]]; then
         exit 1
     fi
     echo "installing Debian's chromium"
+    export DEBIAN_FRONTEND=noninteractive
     apt-get install -y --no-install-recommends chromium >/dev/null ||
         { apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null; }
 fi

@@ -17,7 +17,7 @@ export const SPANS = {
 };
 
 export const BIG_SPAN_COUNT = 10_000;
-export const BIG_LAST_SPAN_NAME = 'step 98.99';
+export const BIG_LAST_SPAN_NAME = 'the last call';
 
 const MS = 1_000_000n;
 const KIND = { internal: 1, server: 2, client: 3, producer: 4, consumer: 5 };
@@ -117,7 +117,10 @@ export function smallTraces(agoMs = 120_000) {
 
 const BIG_SERVICES = ['big-frontend', 'big-orders', 'big-payments', 'big-stock', 'big-search', 'big-users', 'big-mail', 'big-media'];
 
-/** One trace of exactly {@link BIG_SPAN_COUNT} spans: a root, 99 steps of 100 calls each. */
+/**
+ * One trace of exactly {@link BIG_SPAN_COUNT} spans: a root, 99 steps of 100 calls each, the
+ * last of them named {@link BIG_LAST_SPAN_NAME}.
+ */
 export function bigTrace(agoMs = 90_000) {
   const t = BigInt(Date.now() - agoMs) * MS;
   const hex = (n) => n.toString(16).padStart(16, '0');
@@ -144,7 +147,8 @@ export function bigTrace(agoMs = 90_000) {
       const failed = (step * callsPerStep + call) % 997 === 0;
       byService.get(service).push(span({
         traceId: BIG_TRACE, spanId: hex(next++), parent: stepId,
-        name: `step ${step}.${String(call).padStart(2, '0')}`, kind: 'client',
+        name: step === steps - 1 && call === callsPerStep - 1 ? BIG_LAST_SPAN_NAME : `call ${String(call).padStart(2, '0')}`,
+        kind: 'client',
         start: callStart, end: callStart + 150_000n, attrs: { 'call.index': call },
         error: failed ? 'call failed' : undefined,
       }));

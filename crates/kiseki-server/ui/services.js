@@ -72,9 +72,20 @@ function searchLink(params) {
   return `/search?${new URLSearchParams(params)}`;
 }
 
+/** Operations a card shows before "show all": a service with thousands stays readable. */
+const OPERATIONS_SHOWN = 25;
+
 function serviceCard(service, operations) {
   const total = (service.operations ?? []).length;
   const sorted = [...operations].sort((a, b) => a.name.localeCompare(b.name) || a.kind.localeCompare(b.kind));
+  const body = h('tbody', {});
+  const showRows = (count) => replace(body, sorted.slice(0, count).map((op) => operationRow(service, op)),
+    sorted.length > count
+      ? h('tr', {}, h('td', { colspan: 3 }, h('button', {
+        class: 'link', type: 'button', onclick: () => showRows(sorted.length),
+      }, `Show all ${formatCount(sorted.length)} operations`)))
+      : null);
+  showRows(OPERATIONS_SHOWN);
   return h('article', { class: 'service-card', data: { service: service.name } },
     h('header', {},
       h('h2', {}, serviceChip(service.name, serviceColor(service.name))),
@@ -83,12 +94,16 @@ function serviceCard(service, operations) {
     sorted.length > 0
       ? h('table', { class: 'grid' },
         h('thead', {}, h('tr', {}, h('th', {}, 'Operation'), h('th', {}, 'Kind'), h('th', { class: 'num' }, 'Traces'))),
-        h('tbody', {}, sorted.map((op) => h('tr', {},
-          h('td', {}, h('a', { href: searchLink({ service: service.name, operation: op.name }) }, op.name)),
-          h('td', {}, h('span', { class: 'kind' }, op.kind)),
-          h('td', { class: 'num' }, h('a', {
-            href: searchLink({ service: service.name, operation: op.name, errorsOnly: 'true' }),
-            title: `traces where ${op.name} failed`,
-          }, 'with errors'))))))
+        body)
       : null);
+}
+
+function operationRow(service, op) {
+  return h('tr', {},
+    h('td', {}, h('a', { href: searchLink({ service: service.name, operation: op.name }) }, op.name)),
+    h('td', {}, h('span', { class: 'kind' }, op.kind)),
+    h('td', { class: 'num' }, h('a', {
+      href: searchLink({ service: service.name, operation: op.name, errorsOnly: 'true' }),
+      title: `traces where ${op.name} failed`,
+    }, 'with errors')));
 }

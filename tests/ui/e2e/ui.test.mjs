@@ -292,6 +292,12 @@ describe('services page', () => {
     assert.equal(await page.title(), 'Services · kiseki');
     await shot(page, 'services');
 
+    // A service with many operations shows a few until asked for all.
+    const big = page.locator('.service-card[data-service="big-orders"]');
+    assert.equal(await big.locator('tbody tr').count(), 26, '25 operations and the "show all" row');
+    await big.getByRole('button', { name: /Show all \d+ operations/ }).click();
+    assert.ok(await big.locator('tbody tr').count() > 100);
+
     await page.fill('input[type="search"]', 'sku');
     await page.locator('.service-card[data-service="ui-gateway"]').waitFor({ state: 'detached' });
     assert.equal(await page.locator('.service-card').count(), 1, 'the filter hides what does not match');
