@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod query;
 pub mod receivers;
 mod serve;
+pub mod ui;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};

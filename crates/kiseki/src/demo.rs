@@ -76,7 +76,8 @@ impl DemoLog {
         let (Some(query), Some(span)) = (self.query, spans.first()) else { return };
         if state.trace_shown.is_none_or(|at| at.elapsed() >= SHOW_TRACE_EVERY) {
             let port = query.port();
-            tracing::info!("demo trace: http://localhost:{port}/api/traces/{}", span.trace_id);
+            let url = format!("http://localhost:{port}/trace/{}", span.trace_id);
+            tracing::info!(%url, "demo trace");
             state.trace_shown = Some(Instant::now());
         }
     }

@@ -64,7 +64,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     if let Some(query) = server.addr("query") {
-        tracing::info!("traces readable at http://{query}/api/traces/<trace id>");
+        let url = format!("http://{query}/search");
+        tracing::info!(%url, "web UI");
     }
     tokio::select! {
         _ = shutdown_signal() => tracing::info!("shutting down"),

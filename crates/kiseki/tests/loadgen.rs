@@ -215,35 +215,46 @@ fn serve_demo_shows_a_live_trace_that_came_in_over_otlp() {
     let mut server = DemoServer(command.spawn().expect("kiseki starts"));
     let stdout = server.0.stdout.take().expect("stdout is piped");
 
-    // The log names the demo's way in and a trace to read; it comes within a second or so.
+    // The log names the web UI, the demo's way in and a trace to read in the UI; the trace comes
+    // within a second or so.
     let mut reader = BufReader::new(stdout);
     let (lines, trace_url) = {
         let mut lines = Vec::new();
         let mut url = None;
         for line in reader.by_ref().lines() {
             let line = line.expect("the log is text");
-            if let Some(at) = line.find("demo trace: ") {
-                url = Some(line[at + "demo trace: ".len()..].trim().to_string());
-                lines.push(line);
-                break;
+            if line.contains("demo trace")
+                && let Some(at) = line.find("url=")
+            {
+                url = Some(line[at + "url=".len()..].trim().to_string());
             }
             lines.push(line);
+            if url.is_some() && lines.iter().any(|l| l.contains("web UI")) {
+                break;
+            }
         }
         (lines, url.expect("a demo trace is logged"))
     };
     let log = lines.join("\n");
     assert!(log.contains("demo traffic on") && log.contains("otlp-http"), "{log}");
-    let path_at = trace_url.find("/api/traces/").expect("a trace address");
+    assert!(log.contains("web UI url=http://127.0.0.1:") && log.contains("/search"), "{log}");
+    let path_at = trace_url.find("/trace/").expect("a trace address in the UI");
     let port: u16 = trace_url["http://localhost:".len()..path_at].parse().expect("a port");
-    let path = &trace_url[path_at..];
+    let trace_id = &trace_url[path_at + "/trace/".len()..];
 
-    let mut stream = TcpStream::connect((localhost(), port)).expect("the query port answers");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: kiseki\r\nConnection: close\r\n\r\n").unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
+    let get = |path: &str| {
+        let mut stream = TcpStream::connect((localhost(), port)).expect("the query port answers");
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: kiseki\r\nConnection: close\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    };
+    // The logged address opens the trace page, and the API it reads has the trace.
+    let page = get(&trace_url[path_at..]);
+    assert!(page.starts_with("HTTP/1.1 200") && page.contains("text/html"), "{page}");
+    let response = get(&format!("/api/traces/{trace_id}"));
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let trace_id = &path["/api/traces/".len()..];
     assert!(response.contains(trace_id), "{response}");
     assert!(response.contains("frontend") || response.contains("serviceName"), "{response}");
 

@@ -36,6 +36,7 @@ pub fn router(state: QueryState) -> Router {
     Router::new()
         .merge(counted("jaeger", jaeger::routes(), &state))
         .merge(counted("native", native::routes(), &state))
+        .merge(counted("ui", crate::ui::routes(), &state))
         .route("/metrics", get(metrics_text))
         .fallback(|request: Request| async move {
             ApiError::not_found(format!("{} is not an endpoint of this port", request.uri().path()))
