@@ -5,7 +5,7 @@
 //! in `kiseki_query_requests_total` under its API's name and status code.
 
 pub mod adjust;
-mod jaeger;
+pub mod compat;
 pub mod limits;
 
 use std::sync::Arc;
@@ -33,7 +33,7 @@ pub struct QueryState {
 /// The router of the query port.
 pub fn router(state: QueryState) -> Router {
     Router::new()
-        .merge(counted("jaeger", jaeger::routes(), &state))
+        .merge(compat::routes(&state))
         .route("/metrics", get(metrics_text))
         .fallback(|request: Request| async move {
             ApiError::not_found(format!("{} is not an endpoint of this port", request.uri().path()))
