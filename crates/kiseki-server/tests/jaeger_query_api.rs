@@ -6,6 +6,9 @@
 //! format; the contents checked against what each tracer says it sent; every search parameter on
 //! traces with known answers; a 400 naming each bad parameter.
 
+// Helpers outside `#[test]` functions fail their test by panicking, as the tests do.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 mod query_compat;
 
@@ -14,8 +17,8 @@ use std::collections::BTreeSet;
 use common::{ReadSpan, TestServer, compare_trace, get, read_spans, same_trace_id};
 use http::StatusCode;
 use query_compat::{
-    ITEMS_TRACE, PAYMENT_TRACE, RENDER_TRACE, an_hour_ago, encode, hex, replay_every_capture,
-    send_small_shop,
+    ITEMS_TRACE, PAYMENT_TRACE, RENDER_TRACE, an_hour_ago, encode, expected_links, hex,
+    replay_every_capture, send_small_shop,
 };
 use serde_json::{Value, json};
 
@@ -360,7 +363,7 @@ mod jaeger_model {
     }
 
     fn is_base64(text: &str) -> bool {
-        text.len() % 4 == 0
+        text.len().is_multiple_of(4)
             && text
                 .trim_end_matches('=')
                 .bytes()
@@ -501,7 +504,19 @@ async fn answers_about_every_captured_tracer_hold_to_jaegers_model_and_what_was_
             end / 1000 + 1,
             (end - start) / 1000 + 2
         );
-        get_ok(&server, &path, jaeger_model::dependencies).await;
+        let body = get_ok(&server, &path, jaeger_model::dependencies).await;
+        let fold = |s: &str| if folder.fold_case { s.to_lowercase() } else { s.to_owned() };
+        let links: BTreeSet<(String, String)> = body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| (fold(l["parent"].as_str().unwrap()), fold(l["child"].as_str().unwrap())))
+            .collect();
+        for link in expected_links(folder) {
+            if !links.contains(&link) {
+                problems.push(format!("no dependency link {link:?} in {links:?}"));
+            }
+        }
         assert!(problems.is_empty(), "{name}:\n  {}", problems.join("\n  "));
     }
 }

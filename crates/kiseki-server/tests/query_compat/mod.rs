@@ -5,6 +5,7 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::sync::Arc;
 
@@ -59,6 +60,28 @@ pub async fn replay_every_capture(server: &TestServer) -> Vec<Folder> {
     }
     assert!(folders.len() >= 30, "every capture folder is replayed");
     folders
+}
+
+/// The calls between services a tracer says it made: (caller, callee) for each span whose parent
+/// is a span of another service, lower-cased when `fold_case`.
+pub fn expected_links(folder: &Folder) -> BTreeSet<(String, String)> {
+    let fold = |s: &str| if folder.fold_case { s.to_lowercase() } else { s.to_owned() };
+    let mut links = BTreeSet::new();
+    for trace in &folder.expected {
+        for span in &trace.spans {
+            let parent_services = trace
+                .spans
+                .iter()
+                .filter(|p| Some(&p.span_id) == span.parent_span_id.as_ref())
+                .map(|p| fold(&p.service));
+            for parent in parent_services {
+                if parent != fold(&span.service) {
+                    links.insert((parent, fold(&span.service)));
+                }
+            }
+        }
+    }
+    links
 }
 
 /// Hex of a trace id, as both APIs write a 128-bit one.
