@@ -2,10 +2,11 @@
 //! Zipkin's `/remoteServices`, shared by both APIs.
 //!
 //! Until a statistics stage keeps a service map from every span, links are **computed from the
-//! stored traces of the window**: the newest [`MAX_TRACES_READ`] traces that start in it are read
-//! and their calls counted. Counts are therefore those of a sample of recent traffic, not of all
-//! of it, in a busy window. In each trace (after shared Zipkin span ids are split, so a client and
-//! its server are two spans):
+//! stored traces of the window**: the newest [`MAX_TRACES_READ`] traces with a span in it are
+//! read and their calls counted; remote services come from the newest
+//! [`MAX_TRACES_READ_FOR_REMOTE_SERVICES`] traces with a span of the service. In a busy window
+//! the counts are those of a sample of recent traffic, not of all of it. In each trace (after
+//! shared Zipkin span ids are split, so a client and its server are two spans):
 //!
 //! - a span whose parent is in the trace and belongs to another service is one call from the
 //!   parent's service to the span's; it failed when the span failed or when the parent is a
@@ -28,6 +29,10 @@ use crate::query::adjust::split_shared_span_ids;
 
 /// The most traces read to compute the links of one window (the newest ones in it).
 pub const MAX_TRACES_READ: usize = 1_000;
+
+/// The most traces read to find the remote services of one service (the newest with a span of
+/// it). Zipkin's UI asks for them each time a service is picked, so this stays small.
+pub const MAX_TRACES_READ_FOR_REMOTE_SERVICES: usize = 100;
 
 /// Calls from one service to another in a window.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -147,7 +152,7 @@ pub(super) async fn links_in_window(
 }
 
 /// The remote services of `service`'s spans (by [`remote_peer`]) in the newest traces (up to
-/// [`MAX_TRACES_READ`]) with a span of that service in the window, sorted.
+/// [`MAX_TRACES_READ_FOR_REMOTE_SERVICES`]) with a span of that service in the window, sorted.
 pub(super) async fn remote_services(
     store: &Arc<dyn Store>,
     service: &str,
@@ -158,7 +163,7 @@ pub(super) async fn remote_services(
         service: Some(service.to_owned()),
         start_unix_nano,
         end_unix_nano,
-        limit: MAX_TRACES_READ,
+        limit: MAX_TRACES_READ_FOR_REMOTE_SERVICES,
         ..Default::default()
     };
     let mut names = BTreeSet::new();

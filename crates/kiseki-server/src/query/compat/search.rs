@@ -4,10 +4,11 @@
 //! and a time window, all met by one span. Those APIs can also ask for things a store does not
 //! index: a span kind, "not an error", a status message, an event name or attribute key alone
 //! (Zipkin's bare `annotationQuery` words) and a remote service. Those become
-//! [`SpanCondition`]s, checked on the traces the store returns: the search then reads up to
-//! [`MAX_REFINE_CANDIDATES`] matching traces, newest first, and keeps the first `limit` in which
-//! one span meets the store's conditions and every extra one.
+//! [`SpanCondition`]s, checked on the traces the store returns: the search then reads at most
+//! [`MAX_REFINE_CANDIDATES`] traces that meet the store's conditions, newest first, and keeps the
+//! first `limit` in which one span meets those and every extra one.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -118,6 +119,10 @@ impl SpanSearch {
 }
 
 /// The newest traces that match, newest first, each whole (every span the store has).
+///
+/// With [`SpanCondition`]s the store is asked for a few times `limit` candidates first, and for
+/// four times as many while too few of them match and the store has more, up to
+/// [`MAX_REFINE_CANDIDATES`]; candidates are read newest first until `limit` of them match.
 pub(super) async fn find_traces(
     store: &Arc<dyn Store>,
     search: &SpanSearch,
@@ -130,21 +135,39 @@ pub(super) async fn find_traces(
         return Ok(traces.into_iter().filter(|spans| !spans.is_empty()).collect());
     }
     let mut query = search.query.clone();
-    query.limit = MAX_REFINE_CANDIDATES.max(limit);
-    let candidates: Vec<TraceId> =
-        store.search(&query).await?.into_iter().map(|s| s.trace_id).collect();
-    let mut found = Vec::new();
-    for batch in candidates.chunks(FETCH_CONCURRENCY) {
-        for spans in fetch_traces(store, batch).await? {
-            if spans.iter().any(|span| search.matches(span)) {
-                found.push(spans);
-                if found.len() == limit {
-                    return Ok(found);
+    let most = MAX_REFINE_CANDIDATES.max(limit);
+    let mut candidates = limit.saturating_mul(4).clamp(FETCH_CONCURRENCY, most);
+    let mut checked: HashSet<TraceId> = HashSet::new();
+    // (start of the trace, its spans), to keep newest first across rounds.
+    let mut found: Vec<(u64, Vec<Span>)> = Vec::new();
+    loop {
+        query.limit = candidates;
+        let summaries = store.search(&query).await?;
+        let fresh: Vec<(TraceId, u64)> = summaries
+            .iter()
+            .filter(|s| checked.insert(s.trace_id))
+            .map(|s| (s.trace_id, s.start_unix_nano))
+            .collect();
+        for batch in fresh.chunks(FETCH_CONCURRENCY) {
+            let ids: Vec<TraceId> = batch.iter().map(|(id, _)| *id).collect();
+            let traces = fetch_traces(store, &ids).await?;
+            for ((_, start), spans) in batch.iter().zip(traces) {
+                if spans.iter().any(|span| search.matches(span)) {
+                    found.push((*start, spans));
                 }
             }
+            if found.len() >= limit {
+                break;
+            }
         }
+        if found.len() >= limit || summaries.len() < candidates || candidates >= most {
+            break;
+        }
+        candidates = candidates.saturating_mul(4).min(most);
     }
-    Ok(found)
+    found.sort_by_key(|(start, _)| std::cmp::Reverse(*start));
+    found.truncate(limit);
+    Ok(found.into_iter().map(|(_, spans)| spans).collect())
 }
 
 /// The spans of each trace, in the order of `ids`; an unknown trace has none. At most
@@ -352,6 +375,16 @@ mod tests {
         let ids: Vec<u128> = found.iter().map(|t| t[0].trace_id.get()).collect();
         assert_eq!(ids, [50, 48, 46]);
         assert!(found.iter().all(|t| t.len() == 2), "whole traces");
+
+        // Only the oldest trace has a producer span: the candidates grow until it is read.
+        let mut producer = span(1, 3, 12);
+        producer.kind = SpanKind::Producer;
+        store.append(vec![producer]).await.unwrap();
+        let mut rare = SpanSearch::default();
+        rare.query.limit = 1;
+        rare.add_tag("span.kind", "producer").unwrap();
+        let found = find_traces(&store, &rare).await.unwrap();
+        assert_eq!(found.iter().map(|t| t[0].trace_id.get()).collect::<Vec<_>>(), [1]);
 
         let plain = SpanSearch {
             query: TraceQuery { limit: 2, ..Default::default() },
