@@ -515,12 +515,14 @@ async fn every_search_parameter_narrows_the_search_as_zipkins_does() {
         [PAYMENT_TRACE]
     );
     assert_eq!(search(&server, "serviceName=frontend&remoteServiceName=postgresql").await, none);
+    assert_eq!(search(&server, "remoteServiceName=PostgreSQL").await, [PAYMENT_TRACE], "any case");
 
     // annotationQuery: `key=value` tags, bare tag keys, annotations (events), `error`.
     let q = |text: &str| format!("annotationQuery={}", encode(text));
     assert_eq!(search(&server, &q("error")).await, [PAYMENT_TRACE]);
     assert_eq!(search(&server, &q("retried")).await, [PAYMENT_TRACE], "an annotation");
     assert_eq!(search(&server, &q("http.request.method")).await, [PAYMENT_TRACE], "a tag key");
+    assert_eq!(search(&server, &q("deployment.environment=")).await, [ITEMS_TRACE], "any value");
     assert_eq!(
         search(&server, &q("http.request.method=GET and http.response.status_code=200")).await,
         [PAYMENT_TRACE]

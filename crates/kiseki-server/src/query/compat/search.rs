@@ -39,7 +39,8 @@ pub(super) enum SpanCondition {
     /// An event of this name, or an attribute of the span or its resource with this key: a bare
     /// word of Zipkin's `annotationQuery` (`retried`).
     EventOrKey(String),
-    /// The remote service of the span, by [`remote_peer`]: Zipkin's `remoteServiceName`.
+    /// The remote service of the span, by [`remote_peer`], ignoring case (this name is
+    /// lower-case): Zipkin's `remoteServiceName`.
     RemoteService(String),
 }
 
@@ -55,7 +56,9 @@ impl SpanCondition {
                     || span.attributes.get(word).is_some()
                     || span.resource.attributes.get(word).is_some()
             }
-            SpanCondition::RemoteService(name) => remote_peer(span) == Some(name.as_str()),
+            SpanCondition::RemoteService(name) => {
+                remote_peer(span).is_some_and(|peer| peer.to_lowercase() == *name)
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ pub(super) fn traces_search(
     search.query.operation =
         params.get("spanName").filter(|name| *name != "all").map(str::to_owned);
     if let Some(remote) = params.get("remoteServiceName") {
-        search.conditions.push(SpanCondition::RemoteService(remote.to_owned()));
+        search.conditions.push(SpanCondition::RemoteService(remote.to_lowercase()));
     }
     if let Some(annotation_query) = params.get("annotationQuery") {
         add_annotation_query(&mut search, annotation_query)?;
@@ -71,17 +71,21 @@ pub(super) fn window(
     Ok((start, end))
 }
 
-/// Adds the terms of an `annotationQuery`, joined by ` and `.
+/// Adds the terms of an `annotationQuery`, joined by ` and `. A term `key=value` is a tag; a bare
+/// word, or a key with an empty value, is an annotation or a tag key, as in Zipkin.
 fn add_annotation_query(search: &mut SpanSearch, text: &str) -> Result<(), ApiError> {
     for term in text.split(" and ").map(str::trim).filter(|term| !term.is_empty()) {
-        let added = match term.split_once('=') {
-            Some((key, value)) => search.add_tag(key.trim(), value.trim()),
+        let (key, value) = match term.split_once('=') {
+            Some((key, value)) => (key.trim(), value.trim()),
+            None => (term, ""),
+        };
+        let added = match (key, value) {
             // A bare `error` is Zipkin's "failed" (its `error` tag, or annotation).
-            None if term == "error" => search.add_tag(term, ""),
-            None => {
-                search.conditions.push(SpanCondition::EventOrKey(term.to_owned()));
+            (_, "") if key != "error" => {
+                search.conditions.push(SpanCondition::EventOrKey(key.to_owned()));
                 Ok(())
             }
+            _ => search.add_tag(key, value),
         };
         added.map_err(|problem| bad_parameter("annotationQuery", problem))?;
     }
@@ -129,7 +133,7 @@ mod tests {
     fn a_search_reads_every_zipkin_parameter() {
         let search = search(
             "serviceName=frontend&spanName=get&remoteServiceName=mysql\
-             &annotationQuery=error+and+http.method%3DGET+and+retried+and+span.kind%3Dclient\
+             &annotationQuery=error+and+http.method%3DGET+and+retried+and+span.kind%3Dclient+and+db%3D\
              &minDuration=100&maxDuration=2000&endTs=1700000000000&lookback=60000&limit=5",
         );
         let query = &search.query;
@@ -143,6 +147,7 @@ mod tests {
                 SpanCondition::RemoteService("mysql".into()),
                 SpanCondition::EventOrKey("retried".into()),
                 SpanCondition::Kind(SpanKind::Client),
+                SpanCondition::EventOrKey("db".into()),
             ]
         );
         assert_eq!(
