@@ -137,15 +137,16 @@ pub fn app(config: &ServerConfig, store: Arc<dyn Store>) -> App {
     metrics.register_store(Arc::clone(&store));
     let metrics = Arc::new(metrics);
     let ingest = Arc::new(Ingest::new(Arc::clone(&store), Arc::clone(&metrics)));
-    let context = ReceiverContext { ingest: Arc::clone(&ingest), limits: config.limits };
+    let query = query::QueryState { store, metrics, limits: config.query };
+    let context = ReceiverContext {
+        ingest: Arc::clone(&ingest),
+        limits: config.limits,
+        query: query.clone(),
+    };
     let mut listeners: Vec<Listener> =
         RECEIVERS.iter().flat_map(|factory| factory(config, &context)).collect();
     if let Some(addr) = config.listen.query {
-        listeners.push(Listener::Tcp {
-            name: "query",
-            addr,
-            router: query::router(query::QueryState { store, metrics, limits: config.query }),
-        });
+        listeners.push(Listener::Tcp { name: "query", addr, router: query::router(query) });
     }
     App { listeners, ingest }
 }

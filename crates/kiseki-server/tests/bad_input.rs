@@ -719,6 +719,10 @@ async fn unknown_paths_and_wrong_methods_are_refused() {
                 .await;
         }
         for method in ["GET", "DELETE", "PATCH"] {
+            // Zipkin's port answers `GET /api/v2/spans` from its query API, as Zipkin does.
+            if (listener, path, method) == ("zipkin", "/api/v2/spans", "GET") {
+                continue;
+            }
             let reply = abuse.send(listener, request(method, path, None, Vec::new())).await;
             assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED, "{listener} {method} {path}");
             assert_names(&format!("{listener} {method}"), &reply.text(), &["method"]);
@@ -742,13 +746,14 @@ async fn method_not_allowed_says_which_methods_are() {
     for (listener, path, allowed) in [
         ("otlp_http", "/v1/traces", "POST"),
         ("zipkin", "/api/v2/spans", "POST"),
+        ("zipkin", "/api/v1/spans", "POST"),
         ("jaeger_http", "/api/traces", "POST"),
         ("datadog", "/v0.4/traces", "PUT"),
     ] {
-        let reply = abuse.send(listener, get(path)).await;
+        let reply = abuse.send(listener, request("DELETE", path, None, Vec::new())).await;
         assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
         let allow = reply.headers.get(header::ALLOW).and_then(|v| v.to_str().ok()).unwrap_or("");
-        assert!(allow.contains(allowed), "{listener} GET {path}: Allow is {allow:?}");
+        assert!(allow.contains(allowed), "{listener} DELETE {path}: Allow is {allow:?}");
     }
 }
 

@@ -5,7 +5,7 @@
 //! in `kiseki_query_requests_total` under its API's name and status code.
 
 pub mod adjust;
-mod jaeger;
+pub mod compat;
 pub mod limits;
 mod native;
 
@@ -34,7 +34,7 @@ pub struct QueryState {
 /// The router of the query port.
 pub fn router(state: QueryState) -> Router {
     Router::new()
-        .merge(counted("jaeger", jaeger::routes(), &state))
+        .merge(compat::routes(&state))
         .merge(counted("native", native::routes(), &state))
         .merge(counted("ui", crate::ui::routes(), &state))
         .route("/metrics", get(metrics_text))

@@ -24,6 +24,7 @@ use crate::ServerConfig;
 use crate::body::BodyLimits;
 use crate::error::{ApiError, Rejected};
 use crate::ingest::Ingest;
+use crate::query::QueryState;
 
 /// A socket a receiver wants, and what serves it.
 pub enum Listener {
@@ -44,6 +45,8 @@ pub trait DatagramHandler: Send + Sync + 'static {
 pub struct ReceiverContext {
     pub ingest: Arc<Ingest>,
     pub limits: BodyLimits,
+    /// For receivers that also answer queries, as Zipkin's does on its port.
+    pub query: QueryState,
 }
 
 /// Builds a receiver's listeners from the server configuration; disabled ones are left out.

@@ -1,4 +1,7 @@
 //! Zipkin collector on 9411: `POST /api/v1/spans` (JSON, Thrift) and `/api/v2/spans` (JSON, proto3).
+//!
+//! As on a Zipkin server, the port also answers Zipkin's query API (`GET /api/v2/...`, see
+//! `query::compat`): `GET /api/v2/spans` lists span names where `POST` collects spans.
 
 use axum::Router;
 use axum::body::Body;
@@ -19,7 +22,8 @@ pub fn listeners(config: &ServerConfig, context: &ReceiverContext) -> Vec<Listen
     let router = Router::new()
         .route("/api/v1/spans", post(spans_v1))
         .route("/api/v2/spans", post(spans_v2))
-        .with_state(endpoint.clone());
+        .with_state(endpoint.clone())
+        .merge(crate::query::compat::zipkin_routes(&context.query));
     vec![Listener::Tcp { name: "zipkin", addr, router: http_router(router, &endpoint) }]
 }
 
