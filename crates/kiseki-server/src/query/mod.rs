@@ -6,6 +6,7 @@
 
 pub mod adjust;
 pub mod compat;
+pub mod duration;
 pub mod limits;
 mod native;
 

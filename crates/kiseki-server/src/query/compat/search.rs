@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use super::dependencies::remote_peer;
 use crate::error::{ApiError, Reason};
 use crate::query::QueryLimits;
+use crate::query::duration::describe;
 use crate::query::limits::bad_parameter;
 
 /// The most traces a search with [`SpanCondition`]s reads to find its `limit` matches.
@@ -256,23 +257,6 @@ pub(super) fn now_unix_nano() -> u64 {
     u64::try_from(since_epoch.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// A duration the way a person writes it: `30d`, `2h`, `90s`, `1500ms`.
-pub(super) fn describe(duration: Duration) -> String {
-    const UNITS: [(u64, &str); 4] = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
-    if duration.subsec_nanos() == 0 {
-        let seconds = duration.as_secs();
-        if seconds == 0 {
-            return "0s".to_owned();
-        }
-        for (size, unit) in UNITS {
-            if seconds.is_multiple_of(size) {
-                return format!("{}{unit}", seconds / size);
-            }
-        }
-    }
-    format!("{}ms", duration.as_millis())
-}
-
 /// A value as Jaeger's and Zipkin's tag searches take it: text, or a JSON number or boolean
 /// written as text.
 pub(super) fn tag_value_text(value: &serde_json::Value) -> Option<String> {
@@ -428,7 +412,5 @@ mod tests {
         );
         assert!(check_window(&limits, "start", 2, 1).is_err());
         assert_eq!(window_start(5, Duration::from_secs(1)), 0);
-        assert_eq!(describe(Duration::from_millis(1500)), "1500ms");
-        assert_eq!(describe(Duration::from_secs(7200)), "2h");
     }
 }

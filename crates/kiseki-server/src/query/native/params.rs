@@ -8,6 +8,7 @@ use kiseki_store::{AttributeFilter, TraceQuery};
 
 use crate::error::ApiError;
 use crate::query::QueryLimits;
+use crate::query::duration::{describe, go_duration};
 use crate::query::limits::bad_parameter;
 
 /// The search window when a search names neither `start` nor `lookback`.
@@ -158,7 +159,7 @@ fn time_range(
     now_unix_nano: u64,
 ) -> Result<(u64, u64), ApiError> {
     let max_lookback = u64::try_from(limits.max_lookback.as_nanos()).unwrap_or(u64::MAX);
-    let too_long = || format!("must be at most {}", DurationText(limits.max_lookback));
+    let too_long = || format!("must be at most {}", describe(limits.max_lookback));
     let lookback = params.duration_nanos("lookback")?;
     let start = params.unix_millis("start")?;
     let end = params.unix_millis("end")?.unwrap_or(now_unix_nano);
@@ -189,68 +190,11 @@ fn time_range(
     }
 }
 
-/// A duration written as Go writes them: `250ms`, `1.5s`, `300us`, `2m`, `1h30m`; kiseki also
-/// takes `d` for 24 hours. Units: `ns`, `us` (`µs`), `ms`, `s`, `m`, `h`, `d`. A bare `0` is zero.
+/// A duration written as Go writes them (`250ms`, `1.5s`, `300us`, `2m`, `1h30m`), also with
+/// `d` for 24 hours and `w` for a week, in nanoseconds.
 pub fn parse_duration_nanos(text: &str) -> Result<u64, String> {
-    let bad = || format!("{text:?} is not a duration such as 250ms, 1.5s or 2h");
-    if text == "0" {
-        return Ok(0);
-    }
-    if text.is_empty() || text.starts_with('-') || text.starts_with('+') {
-        return Err(bad());
-    }
-    let mut rest = text;
-    let mut total: u128 = 0;
-    while !rest.is_empty() {
-        let number_end =
-            rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_end);
-        let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        let unit_nanos: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            "d" => 86_400_000_000_000,
-            _ => return Err(bad()),
-        };
-        let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-        if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-            return Err(bad());
-        }
-        let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| bad())? };
-        let mut part = whole.checked_mul(unit_nanos).ok_or_else(bad)?;
-        // Digits beyond nanosecond precision are dropped, as Go does.
-        let mut scale = unit_nanos;
-        for digit in fraction.bytes() {
-            scale /= 10;
-            part += u128::from(digit - b'0') * scale;
-        }
-        total = total.checked_add(part).ok_or_else(bad)?;
-        rest = after;
-    }
-    u64::try_from(total).map_err(|_| format!("{text:?} is too long a duration"))
-}
-
-/// A duration as an operator would write it: `30d`, `1h`, `90s`, `250ms`.
-struct DurationText(Duration);
-
-impl std::fmt::Display for DurationText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let seconds = self.0.as_secs();
-        if self.0.subsec_nanos() != 0 {
-            return write!(f, "{:?}", self.0);
-        }
-        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-            if seconds >= size && seconds.is_multiple_of(size) {
-                return write!(f, "{}{unit}", seconds / size);
-            }
-        }
-        write!(f, "{seconds}s")
-    }
+    let duration = go_duration(text, true)?;
+    u64::try_from(duration.as_nanos()).map_err(|_| format!("{text:?} is too long a duration"))
 }
 
 #[cfg(test)]
@@ -282,8 +226,7 @@ mod tests {
         assert_eq!(parse_duration_nanos("1.0000000009s"), Ok(1_000_000_000));
         assert_eq!(parse_duration_nanos("0"), Ok(0));
         assert_eq!(parse_duration_nanos("7ns"), Ok(7));
-        for bad in ["", "5", "1x", "-1s", "+1s", "1..5s", ".s", "ms", "1s2", "99999999999h", "1 s"]
-        {
+        for bad in ["", "5", "1x", "-1s", "1..5s", ".s", "ms", "1s2", "99999999999h", "1 s"] {
             assert!(parse_duration_nanos(bad).is_err(), "{bad:?}");
         }
     }
