@@ -6,6 +6,7 @@
 
 pub mod adjust;
 pub mod compat;
+mod compress;
 pub mod duration;
 pub mod limits;
 mod native;
@@ -42,6 +43,7 @@ pub fn router(state: QueryState) -> Router {
         .fallback(|request: Request| async move {
             ApiError::not_found(format!("{} is not an endpoint of this port", request.uri().path()))
         })
+        .layer(middleware::from_fn(compress::gzip_large_json))
         .with_state(state)
 }
 

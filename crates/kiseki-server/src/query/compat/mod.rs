@@ -26,5 +26,7 @@ pub(super) fn routes(state: &QueryState) -> Router<QueryState> {
 /// `kiseki_query_requests_total{api="zipkin"}` as on the query port. `GET /api/v2/spans` lists
 /// span names there while `POST /api/v2/spans` stays the collector's.
 pub fn zipkin_routes(state: &QueryState) -> Router {
-    counted("zipkin", zipkin::routes(), state).with_state(state.clone())
+    counted("zipkin", zipkin::routes(), state)
+        .layer(axum::middleware::from_fn(super::compress::gzip_large_json))
+        .with_state(state.clone())
 }
