@@ -113,28 +113,33 @@ impl ShapeTable {
     }
 
     /// Numbers the shape of `attributes` (dedicated slots allowed when `use_dedicated`);
-    /// `None` when it has to be written inline.
-    pub fn number(&mut self, attributes: &[KeyValue], use_dedicated: bool) -> Option<u32> {
+    /// `None` when it has to be written inline. `likely` is a shape to compare with before
+    /// hashing: lists of spans with the same name mostly have the same shape.
+    pub fn number(
+        &mut self,
+        attributes: &[KeyValue],
+        use_dedicated: bool,
+        likely: Option<u32>,
+    ) -> Option<u32> {
+        if let Some(id) = likely
+            && self.is(id, attributes, use_dedicated)
+        {
+            return Some(id);
+        }
         let mut hasher = FxHasher::default();
         hasher.write_u8(u8::from(use_dedicated));
         for kv in attributes {
             hasher.write(kv.key.as_bytes());
             hasher.write_u8(ValueTag::of(&kv.value) as u8);
         }
-        let candidates = self.by_hash.entry(hasher.finish()).or_default();
-        let same =
-            |id: u32| {
-                let (tags, dedicated) = &self.signatures[id as usize];
-                let entries = &self.shapes[id as usize].entries;
-                *dedicated == use_dedicated
-                    && entries.len() == attributes.len()
-                    && entries.iter().zip(tags).zip(attributes).all(|(((key, _), tag), kv)| {
-                        *tag == ValueTag::of(&kv.value) && key == &kv.key
-                    })
-            };
-        if let Some(&id) = candidates.iter().find(|&&id| same(id)) {
-            return Some(id);
+        let hash = hasher.finish();
+        let found = self.by_hash.get(&hash).and_then(|candidates| {
+            candidates.iter().copied().find(|&id| self.is(id, attributes, use_dedicated))
+        });
+        if found.is_some() {
+            return found;
         }
+        let candidates = self.by_hash.entry(hash).or_default();
         if self.shapes.len() >= MAX_SHAPES || candidates.len() >= MAX_SHAPES_PER_HASH {
             return None;
         }
@@ -160,6 +165,19 @@ impl ShapeTable {
             .push((attributes.iter().map(|kv| ValueTag::of(&kv.value)).collect(), use_dedicated));
         self.shapes.push(Shape { entries });
         Some(id)
+    }
+
+    /// Whether shape `id` is the shape of `attributes`.
+    fn is(&self, id: u32, attributes: &[KeyValue], use_dedicated: bool) -> bool {
+        let Some((tags, dedicated)) = self.signatures.get(id as usize) else { return false };
+        let entries = &self.shapes[id as usize].entries;
+        *dedicated == use_dedicated
+            && entries.len() == attributes.len()
+            && entries
+                .iter()
+                .zip(tags)
+                .zip(attributes)
+                .all(|(((key, _), tag), kv)| *tag == ValueTag::of(&kv.value) && key == &kv.key)
     }
 
     pub fn shape(&self, id: u32) -> &Shape {

@@ -7,12 +7,12 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::types::Int32Type;
+use arrow_array::types::{ArrowPrimitiveType, Int32Type, Int64Type, UInt64Type};
 use arrow_array::{
     ArrayRef, BinaryArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array,
-    ListArray, RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array,
+    ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{ArrowNativeType, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
 use kiseki_model::{AnyValue, Resource, Scope, Span, Str, TraceId};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
@@ -80,22 +80,54 @@ fn take_vec<T>(buffer: &mut Vec<T>) -> Vec<T> {
     std::mem::replace(buffer, Vec::with_capacity(capacity))
 }
 
+/// Values of a nullable primitive column, kept apart from their validity so that the Arrow
+/// array takes both buffers as they are.
+struct Nullable<T> {
+    values: Vec<T>,
+    valid: Vec<bool>,
+}
+
+impl<T> Default for Nullable<T> {
+    fn default() -> Self {
+        Self { values: Vec::new(), valid: Vec::new() }
+    }
+}
+
+impl<T: ArrowNativeType> Nullable<T> {
+    fn push(&mut self, value: Option<T>) {
+        self.values.push(value.unwrap_or_default());
+        self.valid.push(value.is_some());
+    }
+
+    fn take<A: ArrowPrimitiveType<Native = T>>(&mut self) -> PrimitiveArray<A> {
+        let nulls = NullBuffer::from(take_vec(&mut self.valid));
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        // One validity flag was pushed with every value, so the lengths agree.
+        PrimitiveArray::new(ScalarBuffer::from(take_vec(&mut self.values)), nulls)
+    }
+}
+
 /// Strings of one column numbered in a per-row-group dictionary.
 #[derive(Default)]
 struct DictColumn {
     numbers: FxHashMap<Str, i32>,
     values: Vec<Str>,
-    keys: Vec<Option<i32>>,
+    keys: Nullable<i32>,
+    /// The key of the last row; `None` when there is none or it is null.
+    last: Option<i32>,
+    /// Per value: the attribute shape last seen on a row with it, plus one (0 for none).
+    shape_hints: Vec<u32>,
 }
 
 impl DictColumn {
-    fn push(&mut self, text: &Str) {
+    /// Appends `text`; returns its key.
+    fn push(&mut self, text: &Str) -> i32 {
         // Most rows repeat the previous row's text (or an empty one): skip the hash then.
-        if let Some(Some(last)) = self.keys.last()
-            && self.values[*last as usize] == *text
+        if let Some(last) = self.last
+            && self.values[last as usize] == *text
         {
-            self.keys.push(Some(*last));
-            return;
+            self.keys.push(Some(last));
+            return last;
         }
         let key = match self.numbers.get(text.as_str()) {
             Some(&key) => key,
@@ -107,16 +139,35 @@ impl DictColumn {
             }
         };
         self.keys.push(Some(key));
+        self.last = Some(key);
+        key
     }
 
     fn push_null(&mut self) {
         self.keys.push(None);
+        self.last = None;
+    }
+
+    /// The shape last recorded for rows with the value of `key`.
+    fn shape_hint(&self, key: i32) -> Option<u32> {
+        self.shape_hints.get(key as usize).and_then(|&hint| hint.checked_sub(1))
+    }
+
+    fn set_shape_hint(&mut self, key: i32, shape: Option<u32>) {
+        let Some(shape) = shape else { return };
+        let index = key as usize;
+        if self.shape_hints.len() <= index {
+            self.shape_hints.resize(index + 1, 0);
+        }
+        self.shape_hints[index] = shape.saturating_add(1);
     }
 
     fn take(&mut self) -> ArrayRef {
-        let keys = Int32Array::from(take_vec(&mut self.keys));
+        let keys: Int32Array = self.keys.take();
+        self.last = None;
         let values = StringArray::from_iter_values(self.values.drain(..));
         self.numbers.clear();
+        self.shape_hints.clear();
         // Keys were handed out below `values.len()`, so the dictionary is valid.
         Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::new(values)))
     }
@@ -164,7 +215,7 @@ impl BinaryColumn {
 /// A dedicated attribute column under construction.
 enum DedicatedColumn {
     Str(DictColumn),
-    Int(Vec<Option<i64>>),
+    Int(Nullable<i64>),
 }
 
 /// The columns of the row group being built.
@@ -172,8 +223,8 @@ struct Columns {
     trace_id: Vec<u8>,
     span_id: Vec<u64>,
     parent: Vec<i32>,
-    parent_span_id: Vec<Option<u64>>,
-    trace_start: Vec<Option<u64>>,
+    parent_span_id: Nullable<u64>,
+    trace_start: Nullable<u64>,
     start_gap: Vec<i64>,
     duration: Vec<i64>,
     resource: Vec<u32>,
@@ -199,8 +250,8 @@ impl Columns {
             trace_id: Vec::new(),
             span_id: Vec::new(),
             parent: Vec::new(),
-            parent_span_id: Vec::new(),
-            trace_start: Vec::new(),
+            parent_span_id: Nullable::default(),
+            trace_start: Nullable::default(),
             start_gap: Vec::new(),
             duration: Vec::new(),
             resource: Vec::new(),
@@ -221,7 +272,7 @@ impl Columns {
                 .iter()
                 .map(|(_, kind)| match kind {
                     DedicatedType::Str => DedicatedColumn::Str(DictColumn::default()),
-                    DedicatedType::Int => DedicatedColumn::Int(Vec::new()),
+                    DedicatedType::Int => DedicatedColumn::Int(Nullable::default()),
                 })
                 .collect(),
         }
@@ -259,8 +310,8 @@ impl Columns {
             Arc::new(FixedSizeBinaryArray::try_new(16, trace_ids, None)?),
             Arc::new(UInt64Array::from(take_vec(&mut self.span_id))),
             Arc::new(Int32Array::from(take_vec(&mut self.parent))),
-            Arc::new(UInt64Array::from(take_vec(&mut self.parent_span_id))),
-            Arc::new(UInt64Array::from(take_vec(&mut self.trace_start))),
+            Arc::new(self.parent_span_id.take::<UInt64Type>()),
+            Arc::new(self.trace_start.take::<UInt64Type>()),
             Arc::new(Int64Array::from(take_vec(&mut self.start_gap))),
             Arc::new(Int64Array::from(take_vec(&mut self.duration))),
             Arc::new(UInt32Array::from(take_vec(&mut self.resource))),
@@ -277,7 +328,7 @@ impl Columns {
         for column in &mut self.dedicated {
             columns.push(match column {
                 DedicatedColumn::Str(dict) => dict.take(),
-                DedicatedColumn::Int(values) => Arc::new(Int64Array::from(take_vec(values))),
+                DedicatedColumn::Int(values) => Arc::new(values.take::<Int64Type>()),
             });
         }
         Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
@@ -451,7 +502,7 @@ impl BlockWriter {
         }
         c.resource.push(resource);
         c.scope.push(self.scopes.number(&span.scope, put_scope).0);
-        c.name.push(&span.name);
+        let name = c.name.push(&span.name);
         c.status_message.push(&span.status.message);
         c.trace_state.push(&span.trace_state);
         let dropped =
@@ -463,7 +514,8 @@ impl BlockWriter {
         self.catalog.add_operation(resource, &span.name, span.kind);
 
         // Attributes: dedicated columns and packed values, in the order of the shape.
-        let shape = self.shapes.number(&span.attributes, true);
+        let shape = self.shapes.number(&span.attributes, true, c.name.shape_hint(name));
+        c.name.set_shape_hint(name, shape);
         c.span_bits.push(
             SpanBits {
                 shape,
@@ -483,7 +535,7 @@ impl BlockWriter {
                             dedicated_set |= 1 << index;
                             match (&mut c.dedicated[usize::from(*index)], value) {
                                 (DedicatedColumn::Str(dict), AnyValue::Str(text)) => {
-                                    dict.push(text)
+                                    dict.push(text);
                                 }
                                 (DedicatedColumn::Int(ints), AnyValue::Int(int)) => {
                                     ints.push(Some(*int))
@@ -545,8 +597,9 @@ impl BlockWriter {
             let from_end = end.wrapping_sub(event.time_unix_nano);
             let from_end_nearer = from_end < from_start;
             c.event_offset.push(if from_end_nearer { from_end } else { from_start } as i64);
-            c.event_name.push(&event.name);
-            let shape = self.shapes.number(&event.attributes, false);
+            let name = c.event_name.push(&event.name);
+            let shape = self.shapes.number(&event.attributes, false, c.event_name.shape_hint(name));
+            c.event_name.set_shape_hint(name, shape);
             let bits = EventBits {
                 shape,
                 from_end: from_end_nearer,
