@@ -60,6 +60,36 @@ impl BlockCatalog {
         })
     }
 
+    /// The catalog of a block holding the spans of blocks with `catalogs` (a compaction's
+    /// output): everything any of them lists, a key's values marked too many once together
+    /// they pass [`MAX_VALUES_PER_KEY`], at most [`MAX_KEYS`] keys.
+    pub fn merge<'c>(catalogs: impl IntoIterator<Item = &'c BlockCatalog>) -> Self {
+        let mut merged = Self::default();
+        for catalog in catalogs {
+            for (service, operations) in &catalog.operations {
+                let into = merged.operations.entry(service.clone()).or_default();
+                into.extend(operations.iter().cloned());
+            }
+            for (key, values) in &catalog.attributes {
+                if merged.attributes.len() >= MAX_KEYS && !merged.attributes.contains_key(key) {
+                    continue;
+                }
+                let into = merged.attributes.entry(key.clone()).or_default();
+                into.unlisted |= values.unlisted;
+                if into.too_many {
+                    continue;
+                }
+                into.too_many = values.too_many;
+                into.values.extend(values.values.iter().cloned());
+                if into.too_many || into.values.len() > MAX_VALUES_PER_KEY {
+                    into.too_many = true;
+                    into.values.clear();
+                }
+            }
+        }
+        merged
+    }
+
     /// The shared [`Catalog`] form, for the engine to merge.
     pub fn to_catalog(&self) -> Catalog {
         let mut catalog = Catalog::default();
