@@ -60,6 +60,36 @@ impl BlockCatalog {
         })
     }
 
+    /// The catalog of a block holding the spans of blocks with `catalogs` (a compaction's
+    /// output): everything any of them lists, a key's values marked too many once together
+    /// they pass [`MAX_VALUES_PER_KEY`], at most [`MAX_KEYS`] keys.
+    pub fn merge<'c>(catalogs: impl IntoIterator<Item = &'c BlockCatalog>) -> Self {
+        let mut merged = Self::default();
+        for catalog in catalogs {
+            for (service, operations) in &catalog.operations {
+                let into = merged.operations.entry(service.clone()).or_default();
+                into.extend(operations.iter().cloned());
+            }
+            for (key, values) in &catalog.attributes {
+                if merged.attributes.len() >= MAX_KEYS && !merged.attributes.contains_key(key) {
+                    continue;
+                }
+                let into = merged.attributes.entry(key.clone()).or_default();
+                into.unlisted |= values.unlisted;
+                if into.too_many {
+                    continue;
+                }
+                into.too_many = values.too_many;
+                into.values.extend(values.values.iter().cloned());
+                if into.too_many || into.values.len() > MAX_VALUES_PER_KEY {
+                    into.too_many = true;
+                    into.values.clear();
+                }
+            }
+        }
+        merged
+    }
+
     /// The shared [`Catalog`] form, for the engine to merge.
     pub fn to_catalog(&self) -> Catalog {
         let mut catalog = Catalog::default();
@@ -128,10 +158,10 @@ impl BlockCatalog {
     }
 }
 
-/// A value as the catalog will show it, kept unformatted until the block is finished.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum SeenValue {
-    Str(Str),
+/// A value other than text as the catalog will show it, kept unformatted until the block is
+/// finished.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum SeenScalar {
     Int(i64),
     Bool(bool),
     Double(u64),
@@ -139,9 +169,17 @@ enum SeenValue {
 
 #[derive(Default)]
 struct SeenKey {
-    values: FxHashSet<SeenValue>,
+    /// Text values, looked up by `&str` so that a value seen before is not copied.
+    texts: FxHashSet<Str>,
+    scalars: FxHashSet<SeenScalar>,
     too_many: bool,
     unlisted: bool,
+}
+
+impl SeenKey {
+    fn listed(&self) -> usize {
+        self.texts.len() + self.scalars.len()
+    }
 }
 
 /// Gathers a [`BlockCatalog`] span by span, cheaply: keys are numbered once (the writer keeps
@@ -189,22 +227,22 @@ impl CatalogBuilder {
         if seen.too_many {
             return;
         }
-        let value = match value {
-            AnyValue::Str(s) if s.len() <= MAX_VALUE_LEN => SeenValue::Str(s.clone()),
-            AnyValue::Int(i) => SeenValue::Int(*i),
-            AnyValue::Bool(b) => SeenValue::Bool(*b),
-            AnyValue::Double(d) => SeenValue::Double(d.to_bits()),
+        let added = match value {
+            AnyValue::Str(s) if s.len() <= MAX_VALUE_LEN => {
+                !seen.texts.contains(s.as_str()) && seen.texts.insert(s.clone())
+            }
+            AnyValue::Int(i) => seen.scalars.insert(SeenScalar::Int(*i)),
+            AnyValue::Bool(b) => seen.scalars.insert(SeenScalar::Bool(*b)),
+            AnyValue::Double(d) => seen.scalars.insert(SeenScalar::Double(d.to_bits())),
             _ => {
                 seen.unlisted = true;
                 return;
             }
         };
-        if !seen.values.contains(&value) {
-            seen.values.insert(value);
-            if seen.values.len() > MAX_VALUES_PER_KEY {
-                seen.too_many = true;
-                seen.values.clear();
-            }
+        if added && seen.listed() > MAX_VALUES_PER_KEY {
+            seen.too_many = true;
+            seen.texts = FxHashSet::default();
+            seen.scalars = FxHashSet::default();
         }
     }
 
@@ -215,16 +253,16 @@ impl CatalogBuilder {
             catalog.operations.entry(service_of(resource)).or_default().insert((name, kind));
         }
         for (key, seen) in self.keys {
-            let listed = seen.values.len();
+            let listed = seen.listed();
+            let scalars = seen.scalars.into_iter().map(|value| match value {
+                SeenScalar::Int(i) => Str::from(i.to_string()),
+                SeenScalar::Bool(b) => Str::from(b.to_string()),
+                SeenScalar::Double(bits) => Str::from(f64::from_bits(bits).to_string()),
+            });
             let values: BTreeSet<Str> = seen
-                .values
+                .texts
                 .into_iter()
-                .map(|value| match value {
-                    SeenValue::Str(s) => s,
-                    SeenValue::Int(i) => Str::from(i.to_string()),
-                    SeenValue::Bool(b) => Str::from(b.to_string()),
-                    SeenValue::Double(bits) => Str::from(f64::from_bits(bits).to_string()),
-                })
+                .chain(scalars)
                 .filter(|text| text.len() <= MAX_VALUE_LEN)
                 .collect();
             // Values too long to list once formatted make the list incomplete.

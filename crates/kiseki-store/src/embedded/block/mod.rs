@@ -372,7 +372,7 @@ pub fn write_block_of(
     }
     order.sort_unstable();
     let dedicated = dedicated_keys_used(spans);
-    publish(blocks_dir, id, level, dedicated, |writer| {
+    publish(blocks_dir, id, level, dedicated, None, |writer| {
         let mut trace: Vec<&Span> = Vec::new();
         for (trace_id, _, _, i) in &order {
             if trace.first().is_some_and(|first| first.trace_id != *trace_id) {
@@ -389,12 +389,13 @@ pub fn write_block_of(
 }
 
 /// Writes a block with `fill` under `<id>.tmp/`, then publishes it by renaming; cleans up on
-/// failure.
+/// failure. The block's catalog is `catalog` when given, else gathered from what `fill` wrote.
 fn publish(
     blocks_dir: &Path,
     id: BlockId,
     level: u32,
     dedicated: Vec<(Str, DedicatedType)>,
+    catalog: Option<catalog::BlockCatalog>,
     fill: impl FnOnce(&mut write::BlockWriter) -> Result<(), BlockError>,
 ) -> Result<Block, BlockError> {
     let tmp = blocks_dir.join(format!("{id}{TMP_SUFFIX}"));
@@ -411,7 +412,7 @@ fn publish(
         let data_path = tmp.join(DATA_FILE);
         let mut writer = write::BlockWriter::create(&data_path, level, dedicated)?;
         fill(&mut writer)?;
-        let index = writer.finish(&data_path)?;
+        let index = writer.finish(&data_path, catalog)?;
         let bytes = index.to_bytes()?;
         let index_path = tmp.join(INDEX_FILE);
         {

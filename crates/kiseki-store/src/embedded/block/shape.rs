@@ -7,7 +7,7 @@
 
 use std::hash::Hasher;
 
-use kiseki_model::{AnyValue, KeyValue, Str};
+use kiseki_model::{KeyValue, Str};
 use rustc_hash::{FxHashMap, FxHasher};
 
 use super::schema::DedicatedType;
@@ -15,6 +15,12 @@ use super::values::{Corrupt, Reader, ValueTag, put_str, put_varint};
 
 /// Shapes one block keeps; the rest are written inline.
 pub const MAX_SHAPES: usize = 65_536;
+/// Shapes a table hands out: [`MAX_SHAPES`], but few in tests, so that every path meets lists
+/// written inline.
+#[cfg(not(test))]
+const SHAPES_KEPT: usize = MAX_SHAPES;
+#[cfg(test)]
+const SHAPES_KEPT: usize = 12;
 /// Shapes with one hash value that are compared before giving up and writing inline, so that
 /// keys made to collide cannot make writing slow.
 const MAX_SHAPES_PER_HASH: usize = 8;
@@ -113,53 +119,96 @@ impl ShapeTable {
     }
 
     /// Numbers the shape of `attributes` (dedicated slots allowed when `use_dedicated`);
-    /// `None` when it has to be written inline.
-    pub fn number(&mut self, attributes: &[KeyValue], use_dedicated: bool) -> Option<u32> {
-        let mut hasher = FxHasher::default();
-        hasher.write_u8(u8::from(use_dedicated));
-        for kv in attributes {
-            hasher.write(kv.key.as_bytes());
-            hasher.write_u8(ValueTag::of(&kv.value) as u8);
-        }
-        let candidates = self.by_hash.entry(hasher.finish()).or_default();
-        let same =
-            |id: u32| {
-                let (tags, dedicated) = &self.signatures[id as usize];
-                let entries = &self.shapes[id as usize].entries;
-                *dedicated == use_dedicated
-                    && entries.len() == attributes.len()
-                    && entries.iter().zip(tags).zip(attributes).all(|(((key, _), tag), kv)| {
-                        *tag == ValueTag::of(&kv.value) && key == &kv.key
-                    })
-            };
-        if let Some(&id) = candidates.iter().find(|&&id| same(id)) {
+    /// `None` when it has to be written inline. `likely` is a shape to compare with before
+    /// hashing: lists of spans with the same name mostly have the same shape.
+    pub fn number(
+        &mut self,
+        attributes: &[KeyValue],
+        use_dedicated: bool,
+        likely: Option<u32>,
+    ) -> Option<u32> {
+        let entry = |i: usize| (&attributes[i].key, ValueTag::of(&attributes[i].value));
+        if let Some(id) = likely
+            && self.is(id, attributes.len(), entry, use_dedicated)
+        {
             return Some(id);
         }
-        if self.shapes.len() >= MAX_SHAPES || candidates.len() >= MAX_SHAPES_PER_HASH {
+        self.number_by(attributes.len(), entry, use_dedicated)
+    }
+
+    /// [`Self::number`] for a list of keys with the type of each value (a shape of another
+    /// block, whose values are not at hand).
+    pub fn number_of_keys(&mut self, keys: &[(Str, ValueTag)], use_dedicated: bool) -> Option<u32> {
+        self.number_by(keys.len(), |i| (&keys[i].0, keys[i].1), use_dedicated)
+    }
+
+    /// Numbers the shape of the list of `len` entries given by `entry` (key and value type).
+    fn number_by<'k>(
+        &mut self,
+        len: usize,
+        entry: impl Fn(usize) -> (&'k Str, ValueTag),
+        use_dedicated: bool,
+    ) -> Option<u32> {
+        let mut hasher = FxHasher::default();
+        hasher.write_u8(u8::from(use_dedicated));
+        for i in 0..len {
+            let (key, tag) = entry(i);
+            hasher.write(key.as_bytes());
+            hasher.write_u8(tag as u8);
+        }
+        let hash = hasher.finish();
+        let found = self.by_hash.get(&hash).and_then(|candidates| {
+            candidates.iter().copied().find(|&id| self.is(id, len, &entry, use_dedicated))
+        });
+        if found.is_some() {
+            return found;
+        }
+        let candidates = self.by_hash.entry(hash).or_default();
+        if self.shapes.len() >= SHAPES_KEPT || candidates.len() >= MAX_SHAPES_PER_HASH {
             return None;
         }
         let id = self.shapes.len() as u32;
         candidates.push(id);
         let mut used: u64 = 0;
-        let mut entries = Vec::with_capacity(attributes.len());
-        for kv in attributes {
-            let dedicated = if use_dedicated { self.dedicated.get(kv.key.as_str()) } else { None };
-            let slot = match (dedicated, &kv.value) {
-                (Some(&(index, DedicatedType::Str)), AnyValue::Str(_))
-                | (Some(&(index, DedicatedType::Int)), AnyValue::Int(_))
+        let mut entries = Vec::with_capacity(len);
+        let mut tags = Vec::with_capacity(len);
+        for i in 0..len {
+            let (key, tag) = entry(i);
+            let dedicated = if use_dedicated { self.dedicated.get(key.as_str()) } else { None };
+            let slot = match (dedicated, tag) {
+                (Some(&(index, DedicatedType::Str)), ValueTag::Str)
+                | (Some(&(index, DedicatedType::Int)), ValueTag::Int)
                     if index < 64 && used & (1 << index) == 0 =>
                 {
                     used |= 1 << index;
                     Slot::Dedicated(index)
                 }
-                _ => Slot::Generic(ValueTag::of(&kv.value)),
+                _ => Slot::Generic(tag),
             };
-            entries.push((kv.key.clone(), slot));
+            entries.push((key.clone(), slot));
+            tags.push(tag);
         }
-        self.signatures
-            .push((attributes.iter().map(|kv| ValueTag::of(&kv.value)).collect(), use_dedicated));
+        self.signatures.push((tags, use_dedicated));
         self.shapes.push(Shape { entries });
         Some(id)
+    }
+
+    /// Whether shape `id` is the shape of the list of `len` entries given by `entry`.
+    fn is<'k>(
+        &self,
+        id: u32,
+        len: usize,
+        entry: impl Fn(usize) -> (&'k Str, ValueTag),
+        use_dedicated: bool,
+    ) -> bool {
+        let Some((tags, dedicated)) = self.signatures.get(id as usize) else { return false };
+        let entries = &self.shapes[id as usize].entries;
+        *dedicated == use_dedicated
+            && entries.len() == len
+            && entries.iter().zip(tags).enumerate().all(|(i, ((key, _), tag))| {
+                let (other_key, other_tag) = entry(i);
+                *tag == other_tag && key == other_key
+            })
     }
 
     pub fn shape(&self, id: u32) -> &Shape {

@@ -158,6 +158,11 @@ impl<'a> Reader<'a> {
         self.pos >= self.bytes.len()
     }
 
+    /// Bytes read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     pub fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.pos)
     }

@@ -7,21 +7,21 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::types::Int32Type;
+use arrow_array::types::{ArrowPrimitiveType, Int32Type, Int64Type, UInt64Type};
 use arrow_array::{
     ArrayRef, BinaryArray, DictionaryArray, FixedSizeBinaryArray, Int32Array, Int64Array,
-    ListArray, RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array,
+    ListArray, PrimitiveArray, RecordBatch, StringArray, StructArray, UInt32Array, UInt64Array,
 };
-use arrow_buffer::{Buffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{ArrowNativeType, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::SchemaRef;
-use kiseki_model::{AnyValue, Resource, Scope, Span, Str, TraceId};
+use kiseki_model::{AnyValue, KeyValue, Resource, Scope, Span, Str, TraceId};
 use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::file::metadata::KeyValue as ParquetKeyValue;
 use rustc_hash::FxHashMap;
 
 use super::BlockError;
 use super::bloom::TraceBloom;
-use super::catalog::CatalogBuilder;
+use super::catalog::{BlockCatalog, CatalogBuilder};
 use super::index::{BlockIndex, Checksummed, RowGroupInfo, xxh64};
 use super::schema::{
     self, DedicatedType, EventBits, REMOTE_PARENT, ROOT, ROW_GROUP_ROWS, SpanBits,
@@ -34,7 +34,7 @@ const ROW_GROUP_BYTES: usize = 128 << 20;
 
 /// Numbers distinct resources or scopes: by pointer first (spans of one batch share them),
 /// then by content.
-struct Interner<T> {
+pub(super) struct Interner<T> {
     /// Holding the `Arc` keeps the address from being reused by another value.
     by_pointer: FxHashMap<usize, (Arc<T>, u32)>,
     by_content: FxHashMap<Vec<u8>, u32>,
@@ -53,7 +53,7 @@ impl<T> Interner<T> {
     }
 
     /// The number of `item`, and whether it is new.
-    fn number(&mut self, item: &Arc<T>, encode: fn(&mut Vec<u8>, &T)) -> (u32, bool) {
+    pub(super) fn number(&mut self, item: &Arc<T>, encode: fn(&mut Vec<u8>, &T)) -> (u32, bool) {
         let pointer = Arc::as_ptr(item) as usize;
         if let Some((_, index)) = self.by_pointer.get(&pointer) {
             return (*index, false);
@@ -80,22 +80,54 @@ fn take_vec<T>(buffer: &mut Vec<T>) -> Vec<T> {
     std::mem::replace(buffer, Vec::with_capacity(capacity))
 }
 
+/// Values of a nullable primitive column, kept apart from their validity so that the Arrow
+/// array takes both buffers as they are.
+pub(super) struct Nullable<T> {
+    values: Vec<T>,
+    valid: Vec<bool>,
+}
+
+impl<T> Default for Nullable<T> {
+    fn default() -> Self {
+        Self { values: Vec::new(), valid: Vec::new() }
+    }
+}
+
+impl<T: ArrowNativeType> Nullable<T> {
+    pub(super) fn push(&mut self, value: Option<T>) {
+        self.values.push(value.unwrap_or_default());
+        self.valid.push(value.is_some());
+    }
+
+    fn take<A: ArrowPrimitiveType<Native = T>>(&mut self) -> PrimitiveArray<A> {
+        let nulls = NullBuffer::from(take_vec(&mut self.valid));
+        let nulls = (nulls.null_count() > 0).then_some(nulls);
+        // One validity flag was pushed with every value, so the lengths agree.
+        PrimitiveArray::new(ScalarBuffer::from(take_vec(&mut self.values)), nulls)
+    }
+}
+
 /// Strings of one column numbered in a per-row-group dictionary.
 #[derive(Default)]
-struct DictColumn {
+pub(super) struct DictColumn {
     numbers: FxHashMap<Str, i32>,
     values: Vec<Str>,
-    keys: Vec<Option<i32>>,
+    keys: Nullable<i32>,
+    /// The key of the last row; `None` when there is none or it is null.
+    last: Option<i32>,
+    /// Per value: the attribute shape last seen on a row with it, plus one (0 for none).
+    shape_hints: Vec<u32>,
 }
 
 impl DictColumn {
-    fn push(&mut self, text: &Str) {
+    /// Appends `text`; returns its key.
+    pub(super) fn push(&mut self, text: &Str) -> i32 {
         // Most rows repeat the previous row's text (or an empty one): skip the hash then.
-        if let Some(Some(last)) = self.keys.last()
-            && self.values[*last as usize] == *text
+        if let Some(last) = self.last
+            && self.values[last as usize] == *text
         {
-            self.keys.push(Some(*last));
-            return;
+            self.keys.push(Some(last));
+            return last;
         }
         let key = match self.numbers.get(text.as_str()) {
             Some(&key) => key,
@@ -107,16 +139,35 @@ impl DictColumn {
             }
         };
         self.keys.push(Some(key));
+        self.last = Some(key);
+        key
     }
 
     fn push_null(&mut self) {
         self.keys.push(None);
+        self.last = None;
+    }
+
+    /// The shape last recorded for rows with the value of `key`.
+    fn shape_hint(&self, key: i32) -> Option<u32> {
+        self.shape_hints.get(key as usize).and_then(|&hint| hint.checked_sub(1))
+    }
+
+    fn set_shape_hint(&mut self, key: i32, shape: Option<u32>) {
+        let Some(shape) = shape else { return };
+        let index = key as usize;
+        if self.shape_hints.len() <= index {
+            self.shape_hints.resize(index + 1, 0);
+        }
+        self.shape_hints[index] = shape.saturating_add(1);
     }
 
     fn take(&mut self) -> ArrayRef {
-        let keys = Int32Array::from(take_vec(&mut self.keys));
+        let keys: Int32Array = self.keys.take();
+        self.last = None;
         let values = StringArray::from_iter_values(self.values.drain(..));
         self.numbers.clear();
+        self.shape_hints.clear();
         // Keys were handed out below `values.len()`, so the dictionary is valid.
         Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::new(values)))
     }
@@ -124,9 +175,9 @@ impl DictColumn {
 
 /// Values of a binary column.
 #[derive(Default)]
-struct BinaryColumn {
+pub(super) struct BinaryColumn {
     offsets: Vec<i32>,
-    data: Vec<u8>,
+    pub(super) data: Vec<u8>,
     nulls: Option<Vec<bool>>,
 }
 
@@ -136,7 +187,7 @@ impl BinaryColumn {
     }
 
     /// Ends the current value (the bytes appended to `data` since the last call).
-    fn end_value(&mut self, valid: bool) -> Result<(), BlockError> {
+    pub(super) fn end_value(&mut self, valid: bool) -> Result<(), BlockError> {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
@@ -162,35 +213,35 @@ impl BinaryColumn {
 }
 
 /// A dedicated attribute column under construction.
-enum DedicatedColumn {
+pub(super) enum DedicatedColumn {
     Str(DictColumn),
-    Int(Vec<Option<i64>>),
+    Int(Nullable<i64>),
 }
 
 /// The columns of the row group being built.
-struct Columns {
-    trace_id: Vec<u8>,
-    span_id: Vec<u64>,
-    parent: Vec<i32>,
-    parent_span_id: Vec<Option<u64>>,
-    trace_start: Vec<Option<u64>>,
-    start_gap: Vec<i64>,
-    duration: Vec<i64>,
-    resource: Vec<u32>,
-    scope: Vec<u32>,
-    name: DictColumn,
-    span_bits: Vec<u64>,
-    status_message: DictColumn,
-    trace_state: DictColumn,
-    dropped: BinaryColumn,
-    attributes: BinaryColumn,
-    event_offsets: Vec<i32>,
-    event_offset: Vec<i64>,
-    event_name: DictColumn,
-    event_bits: Vec<u64>,
-    event_attributes: BinaryColumn,
-    links: BinaryColumn,
-    dedicated: Vec<DedicatedColumn>,
+pub(super) struct Columns {
+    pub(super) trace_id: Vec<u8>,
+    pub(super) span_id: Vec<u64>,
+    pub(super) parent: Vec<i32>,
+    pub(super) parent_span_id: Nullable<u64>,
+    pub(super) trace_start: Nullable<u64>,
+    pub(super) start_gap: Vec<i64>,
+    pub(super) duration: Vec<i64>,
+    pub(super) resource: Vec<u32>,
+    pub(super) scope: Vec<u32>,
+    pub(super) name: DictColumn,
+    pub(super) span_bits: Vec<u64>,
+    pub(super) status_message: DictColumn,
+    pub(super) trace_state: DictColumn,
+    pub(super) dropped: BinaryColumn,
+    pub(super) attributes: BinaryColumn,
+    pub(super) event_offsets: Vec<i32>,
+    pub(super) event_offset: Vec<i64>,
+    pub(super) event_name: DictColumn,
+    pub(super) event_bits: Vec<u64>,
+    pub(super) event_attributes: BinaryColumn,
+    pub(super) links: BinaryColumn,
+    pub(super) dedicated: Vec<DedicatedColumn>,
 }
 
 impl Columns {
@@ -199,8 +250,8 @@ impl Columns {
             trace_id: Vec::new(),
             span_id: Vec::new(),
             parent: Vec::new(),
-            parent_span_id: Vec::new(),
-            trace_start: Vec::new(),
+            parent_span_id: Nullable::default(),
+            trace_start: Nullable::default(),
             start_gap: Vec::new(),
             duration: Vec::new(),
             resource: Vec::new(),
@@ -221,7 +272,7 @@ impl Columns {
                 .iter()
                 .map(|(_, kind)| match kind {
                     DedicatedType::Str => DedicatedColumn::Str(DictColumn::default()),
-                    DedicatedType::Int => DedicatedColumn::Int(Vec::new()),
+                    DedicatedType::Int => DedicatedColumn::Int(Nullable::default()),
                 })
                 .collect(),
         }
@@ -229,6 +280,19 @@ impl Columns {
 
     fn rows(&self) -> usize {
         self.span_id.len()
+    }
+
+    /// Ends a row's attributes: nulls in the dedicated columns not in `dedicated_set`.
+    pub(super) fn end_attributes(&mut self, dedicated_set: u64) -> Result<(), BlockError> {
+        for (index, column) in self.dedicated.iter_mut().enumerate() {
+            if dedicated_set & (1 << index) == 0 {
+                match column {
+                    DedicatedColumn::Str(dict) => dict.push_null(),
+                    DedicatedColumn::Int(ints) => ints.push(None),
+                }
+            }
+        }
+        self.attributes.end_value(true)
     }
 
     fn buffered_bytes(&self) -> usize {
@@ -259,8 +323,8 @@ impl Columns {
             Arc::new(FixedSizeBinaryArray::try_new(16, trace_ids, None)?),
             Arc::new(UInt64Array::from(take_vec(&mut self.span_id))),
             Arc::new(Int32Array::from(take_vec(&mut self.parent))),
-            Arc::new(UInt64Array::from(take_vec(&mut self.parent_span_id))),
-            Arc::new(UInt64Array::from(take_vec(&mut self.trace_start))),
+            Arc::new(self.parent_span_id.take::<UInt64Type>()),
+            Arc::new(self.trace_start.take::<UInt64Type>()),
             Arc::new(Int64Array::from(take_vec(&mut self.start_gap))),
             Arc::new(Int64Array::from(take_vec(&mut self.duration))),
             Arc::new(UInt32Array::from(take_vec(&mut self.resource))),
@@ -277,11 +341,82 @@ impl Columns {
         for column in &mut self.dedicated {
             columns.push(match column {
                 DedicatedColumn::Str(dict) => dict.take(),
-                DedicatedColumn::Int(values) => Arc::new(Int64Array::from(take_vec(values))),
+                DedicatedColumn::Int(values) => Arc::new(values.take::<Int64Type>()),
             });
         }
         Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
     }
+}
+
+/// The identity and times of one span row.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowTimes {
+    pub trace_id: TraceId,
+    pub span_id: u64,
+    /// Row of the parent in the trace, [`ROOT`] or [`REMOTE_PARENT`].
+    pub parent: i32,
+    /// The parent's span id, kept when `parent` is [`REMOTE_PARENT`].
+    pub remote_parent: Option<u64>,
+    /// The trace's start, on its first row only.
+    pub trace_start: Option<u64>,
+    /// The start of the previous row of the trace (the trace's start on its first row).
+    pub previous_start: u64,
+    pub start: u64,
+    pub end: u64,
+    pub is_error: bool,
+}
+
+/// An event's time as stored: measured from the span's start or back from its end, whichever
+/// is nearer (events come near the start, as messages sent, or at the end, as exceptions and
+/// replies), so the offset is small; and whether it is measured from the end.
+pub(super) fn event_offset(start: u64, end: u64, time: u64) -> (i64, bool) {
+    let from_start = time.wrapping_sub(start);
+    let from_end = end.wrapping_sub(time);
+    let from_end_nearer = from_end < from_start;
+    (if from_end_nearer { from_end } else { from_start } as i64, from_end_nearer)
+}
+
+/// Appends a span's attribute list in `shape` (`None`: inline, with its keys): values to their
+/// dedicated columns and the packed values. Returns the dedicated columns given a value.
+pub(super) fn push_attributes(
+    c: &mut Columns,
+    shapes: &ShapeTable,
+    shape: Option<u32>,
+    attributes: &[KeyValue],
+) -> Result<u64, BlockError> {
+    let mut dedicated_set: u64 = 0;
+    let Some(shape) = shape else {
+        put_key_values(&mut c.attributes.data, attributes);
+        return Ok(dedicated_set);
+    };
+    let entries = &shapes.shape(shape).entries;
+    for (kv, (_, slot)) in attributes.iter().zip(entries) {
+        match *slot {
+            Slot::Dedicated(index) => {
+                dedicated_set |= 1 << index;
+                push_dedicated(&mut c.dedicated, index, &kv.value)?;
+            }
+            Slot::Generic(_) => put_payload(&mut c.attributes.data, &kv.value),
+        }
+    }
+    Ok(dedicated_set)
+}
+
+/// Appends `value` to dedicated column `index`.
+pub(super) fn push_dedicated(
+    columns: &mut [DedicatedColumn],
+    index: u16,
+    value: &AnyValue,
+) -> Result<(), BlockError> {
+    match (columns.get_mut(usize::from(index)), value) {
+        (Some(DedicatedColumn::Str(dict)), AnyValue::Str(text)) => {
+            dict.push(text);
+        }
+        (Some(DedicatedColumn::Int(ints)), AnyValue::Int(int)) => ints.push(Some(*int)),
+        // The shape table only picks a dedicated slot for its type.
+        _ => return Err(BlockError::Corrupt("dedicated slot of the wrong type".into())),
+    }
+    Ok(())
 }
 
 /// Where the rows of the current row group stand.
@@ -315,12 +450,12 @@ impl GroupStats {
 pub struct BlockWriter {
     writer: ArrowWriter<File>,
     schema: SchemaRef,
-    columns: Columns,
+    pub(super) columns: Columns,
     group: GroupStats,
     level: u32,
-    resources: Interner<Resource>,
-    scopes: Interner<Scope>,
-    shapes: ShapeTable,
+    pub(super) resources: Interner<Resource>,
+    pub(super) scopes: Interner<Scope>,
+    pub(super) shapes: ShapeTable,
     dedicated: Vec<(Str, DedicatedType)>,
     catalog: CatalogBuilder,
     trace_ids: Vec<TraceId>,
@@ -328,7 +463,7 @@ pub struct BlockWriter {
     span_count: u64,
     /// Scratch for finding parents inside a trace.
     span_rows: FxHashMap<u64, i32>,
-    has_inline_shapes: bool,
+    pub(super) has_inline_shapes: bool,
     /// Catalog key numbers of the entries of each shape of span attributes (by shape number;
     /// event shapes share the numbering and stay `None`).
     shape_keys: Vec<Option<Vec<Option<u32>>>>,
@@ -377,11 +512,7 @@ impl BlockWriter {
     /// with its spans sorted by start time; `spans` must not be empty.
     pub fn push_trace(&mut self, spans: &[&Span]) -> Result<(), BlockError> {
         let Some(first) = spans.first() else { return Ok(()) };
-        let trace_id = first.trace_id;
-        debug_assert!(self.trace_ids.last().is_none_or(|last| *last < trace_id));
-        self.trace_ids.push(trace_id);
-        self.group.first_trace.get_or_insert(trace_id);
-        self.group.last_trace = Some(trace_id);
+        self.start_trace(first.trace_id);
         self.span_rows.clear();
         if spans.len() > 16 {
             for (row, span) in spans.iter().enumerate().rev() {
@@ -404,12 +535,50 @@ impl BlockWriter {
             self.push_span(span, parent, (row == 0).then_some(trace_start), previous_start)?;
             previous_start = span.start_time_unix_nano;
         }
-        self.span_count += spans.len() as u64;
+        self.finish_trace(spans.len())
+    }
+
+    /// Starts the rows of a trace (see [`Self::push_trace`] for the order traces come in).
+    pub(super) fn start_trace(&mut self, trace_id: TraceId) {
+        debug_assert!(self.trace_ids.last().is_none_or(|last| *last < trace_id));
+        self.trace_ids.push(trace_id);
+        self.group.first_trace.get_or_insert(trace_id);
+        self.group.last_trace = Some(trace_id);
+    }
+
+    /// Ends the trace started last, which got `spans` rows; cuts the row group when full.
+    pub(super) fn finish_trace(&mut self, spans: usize) -> Result<(), BlockError> {
+        self.span_count += spans as u64;
         if self.columns.rows() >= ROW_GROUP_ROWS || self.columns.buffered_bytes() >= ROW_GROUP_BYTES
         {
             self.flush_row_group()?;
         }
         Ok(())
+    }
+
+    /// Appends the identity and times of a span row, and counts them in the row group's stats.
+    pub(super) fn push_times(&mut self, row: &RowTimes) {
+        let RowTimes {
+            trace_id, span_id, parent, remote_parent, trace_start, previous_start, ..
+        } = *row;
+        let (start, end) = (row.start, row.end);
+        let group = &mut self.group;
+        group.min_start = group.min_start.min(start);
+        group.max_start = group.max_start.max(start);
+        group.max_end = group.max_end.max(end);
+        let duration = end.saturating_sub(start);
+        group.min_duration = group.min_duration.min(duration);
+        group.max_duration = group.max_duration.max(duration);
+        group.error_count += u64::from(row.is_error);
+
+        let c = &mut self.columns;
+        c.trace_id.extend_from_slice(&trace_id.to_bytes());
+        c.span_id.push(span_id);
+        c.parent.push(parent);
+        c.parent_span_id.push(if parent == REMOTE_PARENT { remote_parent } else { None });
+        c.trace_start.push(trace_start);
+        c.start_gap.push(start.wrapping_sub(previous_start) as i64);
+        c.duration.push(end.wrapping_sub(start) as i64);
     }
 
     fn push_span(
@@ -421,27 +590,18 @@ impl BlockWriter {
     ) -> Result<(), BlockError> {
         let start = span.start_time_unix_nano;
         let end = span.end_time_unix_nano;
-        let group = &mut self.group;
-        group.min_start = group.min_start.min(start);
-        group.max_start = group.max_start.max(start);
-        group.max_end = group.max_end.max(end);
-        let duration = span.duration_nanos();
-        group.min_duration = group.min_duration.min(duration);
-        group.max_duration = group.max_duration.max(duration);
-        group.error_count += u64::from(span.is_error());
-
-        let c = &mut self.columns;
-        c.trace_id.extend_from_slice(&span.trace_id.to_bytes());
-        c.span_id.push(span.span_id.get());
-        c.parent.push(parent);
-        c.parent_span_id.push(if parent == REMOTE_PARENT {
-            span.parent_span_id.map(|p| p.get())
-        } else {
-            None
+        self.push_times(&RowTimes {
+            trace_id: span.trace_id,
+            span_id: span.span_id.get(),
+            parent,
+            remote_parent: span.parent_span_id.map(|p| p.get()),
+            trace_start,
+            previous_start,
+            start,
+            end,
+            is_error: span.is_error(),
         });
-        c.trace_start.push(trace_start);
-        c.start_gap.push(start.wrapping_sub(previous_start) as i64);
-        c.duration.push(end.wrapping_sub(start) as i64);
+        let c = &mut self.columns;
 
         let (resource, new_resource) = self.resources.number(&span.resource, put_resource);
         if new_resource {
@@ -451,7 +611,7 @@ impl BlockWriter {
         }
         c.resource.push(resource);
         c.scope.push(self.scopes.number(&span.scope, put_scope).0);
-        c.name.push(&span.name);
+        let name = c.name.push(&span.name);
         c.status_message.push(&span.status.message);
         c.trace_state.push(&span.trace_state);
         let dropped =
@@ -463,7 +623,8 @@ impl BlockWriter {
         self.catalog.add_operation(resource, &span.name, span.kind);
 
         // Attributes: dedicated columns and packed values, in the order of the shape.
-        let shape = self.shapes.number(&span.attributes, true);
+        let shape = self.shapes.number(&span.attributes, true, c.name.shape_hint(name));
+        c.name.set_shape_hint(name, shape);
         c.span_bits.push(
             SpanBits {
                 shape,
@@ -473,38 +634,10 @@ impl BlockWriter {
             }
             .pack(),
         );
-        let mut dedicated_set: u64 = 0;
-        match shape {
-            Some(shape) => {
-                let entries = &self.shapes.shape(shape).entries;
-                for (kv, (_, slot)) in span.attributes.iter().zip(entries) {
-                    match (slot, &kv.value) {
-                        (Slot::Dedicated(index), value) => {
-                            dedicated_set |= 1 << index;
-                            match (&mut c.dedicated[usize::from(*index)], value) {
-                                (DedicatedColumn::Str(dict), AnyValue::Str(text)) => {
-                                    dict.push(text)
-                                }
-                                (DedicatedColumn::Int(ints), AnyValue::Int(int)) => {
-                                    ints.push(Some(*int))
-                                }
-                                // The shape table only picks a dedicated slot for its type.
-                                _ => {
-                                    return Err(BlockError::Corrupt(
-                                        "dedicated slot of the wrong type".into(),
-                                    ));
-                                }
-                            }
-                        }
-                        (Slot::Generic(_), value) => put_payload(&mut c.attributes.data, value),
-                    }
-                }
-            }
-            None => {
-                self.has_inline_shapes = true;
-                put_key_values(&mut c.attributes.data, &span.attributes);
-            }
+        if shape.is_none() {
+            self.has_inline_shapes = true;
         }
+        let dedicated_set = push_attributes(c, &self.shapes, shape, &span.attributes)?;
         // Catalog: key numbers are looked up once per shape.
         match shape {
             Some(shape) => {
@@ -528,25 +661,16 @@ impl BlockWriter {
                 }
             }
         }
-        for (index, column) in c.dedicated.iter_mut().enumerate() {
-            if dedicated_set & (1 << index) == 0 {
-                match column {
-                    DedicatedColumn::Str(dict) => dict.push_null(),
-                    DedicatedColumn::Int(ints) => ints.push(None),
-                }
-            }
-        }
-        c.attributes.end_value(true)?;
+        c.end_attributes(dedicated_set)?;
 
         for event in &span.events {
             // Events come near the start (messages sent) or at the end (exceptions, replies):
             // measured from the nearer one the offset is small.
-            let from_start = event.time_unix_nano.wrapping_sub(start);
-            let from_end = end.wrapping_sub(event.time_unix_nano);
-            let from_end_nearer = from_end < from_start;
-            c.event_offset.push(if from_end_nearer { from_end } else { from_start } as i64);
-            c.event_name.push(&event.name);
-            let shape = self.shapes.number(&event.attributes, false);
+            let (offset, from_end_nearer) = event_offset(start, end, event.time_unix_nano);
+            c.event_offset.push(offset);
+            let name = c.event_name.push(&event.name);
+            let shape = self.shapes.number(&event.attributes, false, c.event_name.shape_hint(name));
+            c.event_name.set_shape_hint(name, shape);
             let bits = EventBits {
                 shape,
                 from_end: from_end_nearer,
@@ -600,8 +724,14 @@ impl BlockWriter {
         Ok(())
     }
 
-    /// Ends the data file (fsynced) and returns the block index for it.
-    pub fn finish(mut self, data_path: &Path) -> Result<BlockIndex, BlockError> {
+    /// Ends the data file (fsynced) and returns the block index for it, with `catalog` as the
+    /// block's catalog when given (merged from the inputs of a compaction), else the one
+    /// gathered from the spans pushed.
+    pub fn finish(
+        mut self,
+        data_path: &Path,
+        catalog: Option<BlockCatalog>,
+    ) -> Result<BlockIndex, BlockError> {
         self.flush_row_group()?;
         let metadata = self.writer.finish()?;
         let file = self.writer.inner();
@@ -634,11 +764,15 @@ impl BlockWriter {
         let footer = checksum(end_of_chunks, data_bytes - end_of_chunks)?;
 
         let resources = self.resources.items;
-        let catalog = self.catalog.finish(|index| {
-            resources
-                .get(index as usize)
-                .map_or_else(|| Str::from_static("unknown_service"), |r| Str::new(r.service_name()))
-        });
+        let catalog = match catalog {
+            Some(catalog) => catalog,
+            None => self.catalog.finish(|index| {
+                resources.get(index as usize).map_or_else(
+                    || Str::from_static("unknown_service"),
+                    |r| Str::new(r.service_name()),
+                )
+            }),
+        };
         let mut bloom = TraceBloom::with_capacity(self.trace_ids.len());
         self.trace_ids.iter().for_each(|&id| bloom.insert(id));
         let group_times = self.row_groups.iter();
