@@ -2,6 +2,8 @@
 //! environment and version, computed from every span before any sampling, in 10-second buckets
 //! rolled up to minutes and hours.
 
+pub mod naming;
 pub mod sketch;
 
+pub use naming::{MAX_RESOURCE_BYTES, resource_name, write_resource_name};
 pub use sketch::{LatencySketch, MAX_BINS, RELATIVE_ACCURACY, SketchDecodeError};

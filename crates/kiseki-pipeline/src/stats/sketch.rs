@@ -157,7 +157,12 @@ mod tests {
     /// Durations from 0 to about 100 s, spread over many orders of magnitude.
     fn durations() -> impl Strategy<Value = Vec<u64>> {
         prop::collection::vec(
-            prop_oneof![Just(0u64), 1u64..1_000, 1_000u64..10_000_000, 10_000_000u64..100_000_000_000],
+            prop_oneof![
+                Just(0u64),
+                1u64..1_000,
+                1_000u64..10_000_000,
+                10_000_000u64..100_000_000_000
+            ],
             1..400,
         )
     }
