@@ -9,9 +9,10 @@
 //!    (`http.route`, or a client's `url.template`); without one, the method and the path with
 //!    every segment that holds a digit replaced by `?` (Datadog's `remove_paths_with_digits`),
 //!    never the query string;
-//! 3. a database call (`db.system.name` or `db.system`): `db.query.summary` if the
+//! 3. a database call (`db.system.name`, `db.system`, OpenTracing's `db.type`): `db.query.summary` if the
 //!    instrumentation wrote one, else `db.operation.name db.collection.name`, else the first
-//!    keyword and the main table of `db.query.text` / `db.statement` (`SELECT orders`); literals
+//!    keyword and the main table of `db.query.text`, `db.statement` or zipkin-js's `sql.query`
+//!    (`SELECT orders`); literals
 //!    never reach the name;
 //! 4. RPC: `rpc.service/rpc.method`;
 //! 5. messaging: the operation and the destination (`publish orders`), the destination's
@@ -69,8 +70,8 @@ fn datadog_resource(span: &Span) -> Option<&str> {
 }
 
 fn is_database(span: &Span) -> bool {
-    text(span, "db.system.name").is_some()
-        || text(span, semconv::DB_SYSTEM).is_some()
+    // `db.type` is OpenTracing's, `sql.query` zipkin-js's.
+    text_any(span, &["db.system.name", semconv::DB_SYSTEM, "db.type", "sql.query"]).is_some()
         || text(span, semconv::DATADOG_SPAN_TYPE).is_some_and(|kind| {
             matches!(kind, "sql" | "db" | "cassandra" | "mongodb" | "redis" | "memcached")
         })
@@ -100,7 +101,8 @@ fn write_http(span: &Span, out: &mut String) -> bool {
 
 /// The path of the request, without scheme, host, query or fragment.
 fn http_path(span: &Span) -> Option<&str> {
-    if let Some(path) = text(span, "url.path") {
+    // `http.path` is Zipkin's tag.
+    if let Some(path) = text_any(span, &["url.path", "http.path"]) {
         return Some(path);
     }
     let target = text_any(span, &["http.target", semconv::URL_FULL, "http.url"])?;
@@ -145,7 +147,7 @@ fn write_database(span: &Span, out: &mut String) -> bool {
         let _ = write!(out, "{operation} {collection}");
         return true;
     }
-    let statement = text_any(span, &[semconv::DB_QUERY_TEXT, "db.statement"])
+    let statement = text_any(span, &[semconv::DB_QUERY_TEXT, "db.statement", "sql.query"])
         .or_else(|| text(span, semconv::DATADOG_RESOURCE));
     if let Some(statement) = statement
         && write_statement_family(statement, out)
