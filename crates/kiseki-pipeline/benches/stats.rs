@@ -39,7 +39,17 @@ fn bench_record(c: &mut Criterion) {
 
     let mut warm = StatsAggregator::default();
     spans.iter().for_each(|span| warm.record(span));
-    eprintln!("{} spans, {} keys", spans.len(), warm.key_count());
+    let bin_bytes: usize = warm
+        .buckets()
+        .flat_map(|bucket| bucket.entries())
+        .map(|(_, stats)| stats.durations.bin_bytes())
+        .sum();
+    eprintln!(
+        "{} spans, {} keys, {} bytes of sketch bins per key",
+        spans.len(),
+        warm.key_count(),
+        bin_bytes / warm.key_count().max(1)
+    );
     group.bench_function("steady", |b| {
         b.iter(|| spans.iter().for_each(|span| warm.record(span)));
     });

@@ -22,8 +22,6 @@
 //!
 //! Names longer than [`MAX_RESOURCE_BYTES`] are cut at a character boundary.
 
-use std::fmt::Write as _;
-
 use kiseki_model::{AnyValue, Span, SpanKind, Str, semconv};
 
 /// The longest resource name kept, in bytes.
@@ -31,91 +29,188 @@ pub const MAX_RESOURCE_BYTES: usize = 200;
 
 /// The resource name of a span.
 pub fn resource_name(span: &Span) -> Str {
-    if let Some(resource) = datadog_resource(span) {
+    let facts = Facts::of(span);
+    if let Some(resource) = facts.datadog_resource() {
         return truncated(resource).into();
     }
     let mut name = String::new();
-    write_resource_name(span, &mut name);
+    write_name(span, &facts, &mut name);
     Str::from(name)
 }
 
 /// Writes the resource name of a span into `out` (cleared first), so a caller that names many
 /// spans reuses one buffer.
 pub fn write_resource_name(span: &Span, out: &mut String) {
+    write_name(span, &Facts::of(span), out);
+}
+
+fn write_name(span: &Span, facts: &Facts<'_>, out: &mut String) {
     out.clear();
-    if let Some(resource) = datadog_resource(span) {
+    if let Some(resource) = facts.datadog_resource() {
         out.push_str(truncated(resource));
         return;
     }
-    if !(write_http(span, out)
-        || write_database(span, out)
-        || write_rpc(span, out)
-        || write_messaging(span, out)
-        || write_graphql(span, out))
-    {
+    let named = write_http(span.kind, facts, out)
+        || write_database(facts, out)
+        || write_rpc(facts, out)
+        || write_messaging(facts, out)
+        || write_graphql(facts, out);
+    if !named || out.is_empty() {
         out.clear();
-        out.push_str(&span.name);
-    }
-    if out.is_empty() {
         out.push_str(&span.name);
     }
     let end = truncated(out).len();
     out.truncate(end);
 }
 
-/// A Datadog tracer's own resource, unless it is a raw database statement.
-fn datadog_resource(span: &Span) -> Option<&str> {
-    let resource = text(span, semconv::DATADOG_RESOURCE)?;
-    (!is_database(span)).then_some(resource)
+/// The attributes the rules read, found in one pass over the span's attributes (the stats stage
+/// names every span, and most spans match none of the rules). The first non-empty string
+/// value of a key counts.
+#[derive(Default)]
+struct Facts<'a> {
+    datadog_resource: Option<&'a str>,
+    datadog_span_type: Option<&'a str>,
+    http_request_method: Option<&'a str>,
+    http_method: Option<&'a str>,
+    http_route: Option<&'a str>,
+    url_template: Option<&'a str>,
+    url_path: Option<&'a str>,
+    /// Zipkin's.
+    http_path: Option<&'a str>,
+    http_target: Option<&'a str>,
+    url_full: Option<&'a str>,
+    http_url: Option<&'a str>,
+    db_system_name: Option<&'a str>,
+    db_system: Option<&'a str>,
+    /// OpenTracing's.
+    db_type: Option<&'a str>,
+    db_query_summary: Option<&'a str>,
+    db_operation_name: Option<&'a str>,
+    db_operation: Option<&'a str>,
+    db_collection_name: Option<&'a str>,
+    db_sql_table: Option<&'a str>,
+    db_mongodb_collection: Option<&'a str>,
+    db_query_text: Option<&'a str>,
+    db_statement: Option<&'a str>,
+    /// zipkin-js's.
+    sql_query: Option<&'a str>,
+    rpc_service: Option<&'a str>,
+    rpc_method: Option<&'a str>,
+    messaging_operation_type: Option<&'a str>,
+    messaging_operation: Option<&'a str>,
+    messaging_operation_name: Option<&'a str>,
+    messaging_destination_template: Option<&'a str>,
+    messaging_destination_name: Option<&'a str>,
+    messaging_destination: Option<&'a str>,
+    messaging_destination_temporary: bool,
+    graphql_operation_type: Option<&'a str>,
+    graphql_operation_name: Option<&'a str>,
 }
 
-fn is_database(span: &Span) -> bool {
-    // `db.type` is OpenTracing's, `sql.query` zipkin-js's.
-    text_any(span, &["db.system.name", semconv::DB_SYSTEM, "db.type", "sql.query"]).is_some()
-        || text(span, semconv::DATADOG_SPAN_TYPE).is_some_and(|kind| {
-            matches!(kind, "sql" | "db" | "cassandra" | "mongodb" | "redis" | "memcached")
-        })
+impl<'a> Facts<'a> {
+    fn of(span: &'a Span) -> Self {
+        let mut facts = Facts::default();
+        for attribute in &span.attributes.0 {
+            let key = attribute.key.as_str();
+            let text = match &attribute.value {
+                AnyValue::Str(text) if !text.is_empty() => text.as_str(),
+                AnyValue::Bool(temporary) if key == "messaging.destination.temporary" => {
+                    facts.messaging_destination_temporary = *temporary;
+                    continue;
+                }
+                _ => continue,
+            };
+            let field = match key {
+                semconv::DATADOG_RESOURCE => &mut facts.datadog_resource,
+                semconv::DATADOG_SPAN_TYPE => &mut facts.datadog_span_type,
+                semconv::HTTP_REQUEST_METHOD => &mut facts.http_request_method,
+                "http.method" => &mut facts.http_method,
+                semconv::HTTP_ROUTE => &mut facts.http_route,
+                "url.template" => &mut facts.url_template,
+                "url.path" => &mut facts.url_path,
+                "http.path" => &mut facts.http_path,
+                "http.target" => &mut facts.http_target,
+                semconv::URL_FULL => &mut facts.url_full,
+                "http.url" => &mut facts.http_url,
+                "db.system.name" => &mut facts.db_system_name,
+                semconv::DB_SYSTEM => &mut facts.db_system,
+                "db.type" => &mut facts.db_type,
+                "db.query.summary" => &mut facts.db_query_summary,
+                "db.operation.name" => &mut facts.db_operation_name,
+                "db.operation" => &mut facts.db_operation,
+                "db.collection.name" => &mut facts.db_collection_name,
+                "db.sql.table" => &mut facts.db_sql_table,
+                "db.mongodb.collection" => &mut facts.db_mongodb_collection,
+                semconv::DB_QUERY_TEXT => &mut facts.db_query_text,
+                "db.statement" => &mut facts.db_statement,
+                "sql.query" => &mut facts.sql_query,
+                "rpc.service" => &mut facts.rpc_service,
+                "rpc.method" => &mut facts.rpc_method,
+                "messaging.operation.type" => &mut facts.messaging_operation_type,
+                "messaging.operation" => &mut facts.messaging_operation,
+                "messaging.operation.name" => &mut facts.messaging_operation_name,
+                "messaging.destination.template" => &mut facts.messaging_destination_template,
+                "messaging.destination.name" => &mut facts.messaging_destination_name,
+                "messaging.destination" => &mut facts.messaging_destination,
+                "graphql.operation.type" => &mut facts.graphql_operation_type,
+                "graphql.operation.name" => &mut facts.graphql_operation_name,
+                _ => continue,
+            };
+            field.get_or_insert(text);
+        }
+        facts
+    }
+
+    /// A Datadog tracer's own resource, unless it is a raw database statement.
+    fn datadog_resource(&self) -> Option<&'a str> {
+        self.datadog_resource.filter(|_| !self.is_database())
+    }
+
+    fn is_database(&self) -> bool {
+        self.db_system_name.or(self.db_system).or(self.db_type).or(self.sql_query).is_some()
+            || self.datadog_span_type.is_some_and(|kind| {
+                matches!(kind, "sql" | "db" | "cassandra" | "mongodb" | "redis" | "memcached")
+            })
+    }
+
+    /// The path of the request, without scheme, host, query or fragment.
+    fn http_path(&self) -> Option<&'a str> {
+        if let Some(path) = self.url_path.or(self.http_path) {
+            return Some(path);
+        }
+        let target = self.http_target.or(self.url_full).or(self.http_url)?;
+        let without_scheme = match target.find("://") {
+            Some(at) => {
+                let after = &target[at + 3..];
+                &after[after.find('/').unwrap_or(after.len())..]
+            }
+            None => target,
+        };
+        let end = without_scheme.find(['?', '#']).unwrap_or(without_scheme.len());
+        let path = &without_scheme[..end];
+        (!path.is_empty()).then_some(path)
+    }
 }
 
-fn write_http(span: &Span, out: &mut String) -> bool {
-    let Some(method) = text_any(span, &[semconv::HTTP_REQUEST_METHOD, "http.method"]) else {
+fn write_http(kind: SpanKind, facts: &Facts<'_>, out: &mut String) -> bool {
+    let Some(method) = facts.http_request_method.or(facts.http_method) else {
         return false;
     };
     // OpenTelemetry's placeholder for a method it does not know.
     let method = if method == "_OTHER" { "HTTP" } else { method };
     out.push_str(method);
-    let template = match span.kind {
-        SpanKind::Client | SpanKind::Producer => text(span, "url.template"),
-        _ => text(span, semconv::HTTP_ROUTE),
-    }
-    .or_else(|| text(span, semconv::HTTP_ROUTE));
+    let template = match kind {
+        SpanKind::Client | SpanKind::Producer => facts.url_template.or(facts.http_route),
+        _ => facts.http_route,
+    };
     if let Some(route) = template {
         out.push(' ');
         out.push_str(route);
-    } else if let Some(path) = http_path(span) {
+    } else if let Some(path) = facts.http_path() {
         out.push(' ');
         push_quantized_path(path, out);
     }
     true
-}
-
-/// The path of the request, without scheme, host, query or fragment.
-fn http_path(span: &Span) -> Option<&str> {
-    // `http.path` is Zipkin's tag.
-    if let Some(path) = text_any(span, &["url.path", "http.path"]) {
-        return Some(path);
-    }
-    let target = text_any(span, &["http.target", semconv::URL_FULL, "http.url"])?;
-    let without_scheme = match target.find("://") {
-        Some(at) => {
-            let after = &target[at + 3..];
-            &after[after.find('/').unwrap_or(after.len())..]
-        }
-        None => target,
-    };
-    let end = without_scheme.find(['?', '#']).unwrap_or(without_scheme.len());
-    let path = &without_scheme[..end];
-    (!path.is_empty()).then_some(path)
 }
 
 /// Replaces every path segment that holds a digit with `?`: `/users/42/orders` → `/users/?/orders`.
@@ -132,23 +227,25 @@ fn push_quantized_path(path: &str, out: &mut String) {
     }
 }
 
-fn write_database(span: &Span, out: &mut String) -> bool {
-    if !is_database(span) {
+fn write_database(facts: &Facts<'_>, out: &mut String) -> bool {
+    if !facts.is_database() {
         return false;
     }
-    if let Some(summary) = text(span, "db.query.summary") {
+    if let Some(summary) = facts.db_query_summary {
         out.push_str(summary);
         return true;
     }
-    let operation = text(span, "db.operation.name").or_else(|| text(span, "db.operation"));
+    let operation = facts.db_operation_name.or(facts.db_operation);
     let collection =
-        text_any(span, &["db.collection.name", "db.sql.table", "db.mongodb.collection"]);
+        facts.db_collection_name.or(facts.db_sql_table).or(facts.db_mongodb_collection);
     if let (Some(operation), Some(collection)) = (operation, collection) {
-        let _ = write!(out, "{operation} {collection}");
+        out.push_str(operation);
+        out.push(' ');
+        out.push_str(collection);
         return true;
     }
-    let statement = text_any(span, &[semconv::DB_QUERY_TEXT, "db.statement", "sql.query"])
-        .or_else(|| text(span, semconv::DATADOG_RESOURCE));
+    let statement =
+        facts.db_query_text.or(facts.db_statement).or(facts.sql_query).or(facts.datadog_resource);
     if let Some(statement) = statement
         && write_statement_family(statement, out)
     {
@@ -331,11 +428,11 @@ fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$' | b'@' | b'#') || b >= 0x80
 }
 
-fn write_rpc(span: &Span, out: &mut String) -> bool {
-    let Some(method) = text(span, "rpc.method") else {
+fn write_rpc(facts: &Facts<'_>, out: &mut String) -> bool {
+    let Some(method) = facts.rpc_method else {
         return false;
     };
-    if let Some(service) = text(span, "rpc.service") {
+    if let Some(service) = facts.rpc_service {
         out.push_str(service);
         out.push('/');
     }
@@ -343,24 +440,20 @@ fn write_rpc(span: &Span, out: &mut String) -> bool {
     true
 }
 
-fn write_messaging(span: &Span, out: &mut String) -> bool {
-    let Some(operation) = text_any(
-        span,
-        &["messaging.operation.type", "messaging.operation", "messaging.operation.name"],
-    ) else {
+fn write_messaging(facts: &Facts<'_>, out: &mut String) -> bool {
+    let operation = facts
+        .messaging_operation_type
+        .or(facts.messaging_operation)
+        .or(facts.messaging_operation_name);
+    let Some(operation) = operation else {
         return false;
     };
     out.push_str(operation);
-    let temporary = span
-        .attributes
-        .get("messaging.destination.temporary")
-        .and_then(AnyValue::as_bool)
-        .unwrap_or(false);
-    let destination = text_any(
-        span,
-        &["messaging.destination.template", "messaging.destination.name", "messaging.destination"],
-    );
-    if temporary {
+    let destination = facts
+        .messaging_destination_template
+        .or(facts.messaging_destination_name)
+        .or(facts.messaging_destination);
+    if facts.messaging_destination_temporary {
         out.push_str(" (temporary)");
     } else if let Some(destination) = destination {
         out.push(' ');
@@ -369,25 +462,16 @@ fn write_messaging(span: &Span, out: &mut String) -> bool {
     true
 }
 
-fn write_graphql(span: &Span, out: &mut String) -> bool {
-    let Some(operation_type) = text(span, "graphql.operation.type") else {
+fn write_graphql(facts: &Facts<'_>, out: &mut String) -> bool {
+    let Some(operation_type) = facts.graphql_operation_type else {
         return false;
     };
     out.push_str(operation_type);
-    if let Some(name) = text(span, "graphql.operation.name") {
+    if let Some(name) = facts.graphql_operation_name {
         out.push(' ');
         out.push_str(name);
     }
     true
-}
-
-/// A non-empty string attribute of the span.
-fn text<'a>(span: &'a Span, key: &str) -> Option<&'a str> {
-    span.attributes.get_str(key).filter(|value| !value.is_empty())
-}
-
-fn text_any<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
-    keys.iter().find_map(|key| text(span, key))
 }
 
 /// The longest prefix of at most [`MAX_RESOURCE_BYTES`] that ends on a character boundary.
