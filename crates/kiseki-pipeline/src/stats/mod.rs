@@ -11,5 +11,5 @@ pub mod sketch;
 pub use aggregator::{StatsAggregator, StatsConfig, StatsCounters};
 pub use bucket::{Bucket, KeyStats, OVERFLOW_NAME, Resolution, StatsKey};
 pub use naming::{MAX_RESOURCE_BYTES, resource_name, write_resource_name};
-pub use series::{Series, SeriesPoint, series};
+pub use series::{Series, SeriesPoint, series, series_by};
 pub use sketch::{LatencySketch, MAX_BINS, RELATIVE_ACCURACY, SketchDecodeError};

@@ -50,7 +50,24 @@ pub fn series<'a>(
     to_unix_nano: u64,
     step: Resolution,
 ) -> Vec<Series> {
-    let mut merged: BTreeMap<&StatsKey, BTreeMap<u64, KeyStats>> = BTreeMap::new();
+    series_by(buckets, from_unix_nano, to_unix_nano, step, |key| Some(key.clone()))
+        .into_iter()
+        .map(|(key, points)| Series { key, points })
+        .collect()
+}
+
+/// Like [`series`], with keys grouped by `group`: `None` leaves a key out, keys that map to the
+/// same group are merged (exact counts, merged sketches). For example
+/// `|key| (key.service == "cart").then(|| key.resource.clone())` gives the endpoints of the
+/// `cart` service, every status, version and environment together.
+pub fn series_by<'a, G: Ord>(
+    buckets: impl IntoIterator<Item = &'a Bucket>,
+    from_unix_nano: u64,
+    to_unix_nano: u64,
+    step: Resolution,
+    mut group: impl FnMut(&StatsKey) -> Option<G>,
+) -> Vec<(G, Vec<SeriesPoint>)> {
+    let mut merged: BTreeMap<G, BTreeMap<u64, KeyStats>> = BTreeMap::new();
     for bucket in buckets {
         if bucket.resolution > step
             || bucket.start_unix_nano < from_unix_nano
@@ -60,17 +77,79 @@ pub fn series<'a>(
         }
         let step_start = step.bucket_start(bucket.start_unix_nano);
         for (key, stats) in bucket.entries() {
-            merged.entry(key).or_default().entry(step_start).or_default().merge(stats);
+            if let Some(group) = group(key) {
+                merged.entry(group).or_default().entry(step_start).or_default().merge(stats);
+            }
         }
     }
     merged
         .into_iter()
-        .map(|(key, steps)| Series {
-            key: key.clone(),
-            points: steps
-                .iter()
-                .map(|(&start, stats)| SeriesPoint::from_stats(start, stats))
-                .collect(),
+        .map(|(group, steps)| {
+            let points =
+                steps.iter().map(|(&start, stats)| SeriesPoint::from_stats(start, stats)).collect();
+            (group, points)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use kiseki_model::{SpanKind, StatusCode};
+
+    use super::*;
+
+    const SECOND: u64 = 1_000_000_000;
+
+    fn key(service: &str, resource: &str, status: StatusCode) -> StatsKey {
+        StatsKey {
+            service: service.into(),
+            resource: resource.into(),
+            span_kind: SpanKind::Server,
+            status,
+            environment: "prod".into(),
+            version: "1".into(),
+        }
+    }
+
+    fn stats(durations_millis: &[u64], error: bool) -> KeyStats {
+        let mut stats = KeyStats::default();
+        for millis in durations_millis {
+            stats.record(millis * 1_000_000, error);
+        }
+        stats
+    }
+
+    #[test]
+    fn groups_merge_keys_with_exact_counts_and_merged_percentiles() {
+        let mut first = Bucket::new(Resolution::TenSeconds, 0, 100);
+        first.merge_entry(&key("cart", "GET /cart", StatusCode::Unset), &stats(&[1, 2, 3], false));
+        first.merge_entry(&key("cart", "GET /cart", StatusCode::Error), &stats(&[100], true));
+        first.merge_entry(&key("cart", "POST /cart", StatusCode::Unset), &stats(&[5], false));
+        first.merge_entry(&key("shop", "GET /", StatusCode::Unset), &stats(&[9], false));
+        let mut second = Bucket::new(Resolution::TenSeconds, 10 * SECOND, 100);
+        second.merge_entry(&key("cart", "GET /cart", StatusCode::Unset), &stats(&[4], false));
+        // Coarser than the step: left out.
+        let hour = Bucket::new(Resolution::OneHour, 0, 100);
+
+        let per_endpoint =
+            series_by([&first, &second, &hour], 0, 60 * SECOND, Resolution::OneMinute, |key| {
+                (key.service == "cart").then(|| key.resource.clone())
+            });
+        assert_eq!(per_endpoint.len(), 2);
+        let (resource, points) = &per_endpoint[0];
+        assert_eq!(resource, "GET /cart");
+        assert_eq!(points.len(), 1);
+        assert_eq!((points[0].count, points[0].errors), (5, 1));
+        assert_eq!(points[0].total_duration_nanos, 110_000_000);
+        let p99 = points[0].p99_nanos.unwrap();
+        assert!((p99 - 4e6).abs() <= 0.01 * 4e6, "{p99}");
+
+        let per_key = series([&first, &second], 0, 60 * SECOND, Resolution::TenSeconds);
+        assert_eq!(per_key.len(), 4);
+        let get_cart_ok =
+            per_key.iter().find(|s| s.key == key("cart", "GET /cart", StatusCode::Unset)).unwrap();
+        let steps: Vec<(u64, u64)> =
+            get_cart_ok.points.iter().map(|p| (p.start_unix_nano, p.count)).collect();
+        assert_eq!(steps, [(0, 3), (10 * SECOND, 1)]);
+    }
 }
