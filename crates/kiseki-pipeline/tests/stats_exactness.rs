@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use kiseki_model::{Span, TraceId};
+use kiseki_model::{Span, SpanKind, TraceId};
 use kiseki_pipeline::stats::{
     Bucket, RELATIVE_ACCURACY, Resolution, StatsAggregator, StatsKey, resource_name,
 };
@@ -36,7 +36,10 @@ fn key_of(span: &Span) -> StatsKey {
     StatsKey {
         service: span.service_name().into(),
         resource: resource_name(span),
-        span_kind: span.kind,
+        span_kind: match span.kind {
+            SpanKind::Unspecified => SpanKind::Internal,
+            kind => kind,
+        },
         status: span.status.code,
         environment: attribute(&["deployment.environment.name", "deployment.environment"]),
         version: attribute(&["service.version"]),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use kiseki_codec::{datadog, jaeger, otlp, zipkin};
 use kiseki_model::Span;
-use kiseki_pipeline::stats::resource_name;
+use kiseki_pipeline::stats::{StatsAggregator, resource_name};
 
 fn body(folder: &str, file: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -130,4 +130,51 @@ fn zipkin_js_spans_get_method_and_path_and_statement_family() {
             "store invoice → store invoice",
         ]
     );
+}
+
+/// (resource, kind, status, environment, version) of every key, sorted.
+fn keys(spans: &[Span]) -> Vec<String> {
+    let mut stats = StatsAggregator::default();
+    spans.iter().for_each(|span| stats.record(span));
+    let mut keys: Vec<String> = stats
+        .buckets()
+        .flat_map(|bucket| bucket.entries())
+        .map(|(key, figures)| {
+            assert_eq!(figures.count, 1);
+            format!(
+                "{} {:?} {:?} {} {}",
+                key.resource, key.span_kind, key.status, key.environment, key.version
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn one_emitter_gets_the_same_keys_over_otlp_jaeger_and_zipkin() {
+    let otlp =
+        otlp::decode_traces_proto(&body("node-otel-otlp-http-proto", "001-4318-v1-traces.body"))
+            .unwrap()
+            .spans;
+    let expected = [
+        "GET /checkout Server Unset interop 1.4.2",
+        "POST /payments Client Error interop 1.4.2",
+        "SELECT orders Client Ok interop 1.4.2",
+        "charge card Internal Error interop 1.4.2",
+        "process orders Consumer Unset interop 1.4.2",
+        "publish orders Producer Unset interop 1.4.2",
+        "render cart Internal Unset interop 1.4.2",
+        "store invoice Internal Unset interop 1.4.2",
+    ];
+    assert_eq!(keys(&otlp), expected);
+    let jaeger = jaeger::decode_thrift_batch_binary(&body(
+        "node-otel-jaeger-http",
+        "001-14268-api-traces.body",
+    ))
+    .unwrap();
+    assert_eq!(keys(&jaeger), expected);
+    let zipkin =
+        zipkin::decode_v2_json(&body("node-otel-zipkin", "001-9411-api-v2-spans.body")).unwrap();
+    assert_eq!(keys(&zipkin), expected);
 }

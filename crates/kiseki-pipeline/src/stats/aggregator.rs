@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use kiseki_model::{Resource, Span, Str, semconv};
+use kiseki_model::{Resource, Span, SpanKind, Str, semconv};
 
 use super::bucket::{Bucket, KeyRef, Resolution};
 use super::naming::write_resource_name;
@@ -108,7 +108,7 @@ impl StatsAggregator {
         let key = KeyRef {
             service: span.service_name(),
             resource: &name,
-            span_kind: span.kind,
+            span_kind: stats_kind(span.kind),
             status: span.status.code,
             environment: &environment,
             version: &version,
@@ -216,6 +216,16 @@ impl StatsAggregator {
     }
 }
 
+/// Unspecified counts as internal, as OpenTelemetry allows receivers to assume: Jaeger and
+/// Zipkin carry no kind for internal spans, and one operation must have one key whatever format
+/// it came in.
+fn stats_kind(kind: SpanKind) -> SpanKind {
+    match kind {
+        SpanKind::Unspecified => SpanKind::Internal,
+        other => other,
+    }
+}
+
 const ENVIRONMENT_KEYS: [&str; 2] =
     [semconv::DEPLOYMENT_ENVIRONMENT_NAME, semconv::DEPLOYMENT_ENVIRONMENT];
 
@@ -253,7 +263,7 @@ fn find_or_insert(
 
 #[cfg(test)]
 mod tests {
-    use kiseki_model::{SpanId, SpanKind, Status, StatusCode, TraceId};
+    use kiseki_model::{SpanId, Status, StatusCode, TraceId};
 
     use super::*;
     use crate::stats::StatsKey;

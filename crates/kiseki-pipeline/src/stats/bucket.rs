@@ -50,6 +50,8 @@ pub struct StatsKey {
     pub service: Str,
     /// See [`super::naming`].
     pub resource: Str,
+    /// A span of unspecified kind counts as internal; only [`StatsKey::overflow`] keys have
+    /// [`SpanKind::Unspecified`].
     pub span_kind: SpanKind,
     pub status: StatusCode,
     /// `deployment.environment.name` (or the older `deployment.environment`), empty if none.
