@@ -9,11 +9,10 @@
 //!    (`http.route`, or a client's `url.template`); without one, the method and the path with
 //!    every segment that holds a digit replaced by `?` (Datadog's `remove_paths_with_digits`),
 //!    never the query string;
-//! 3. a database call (`db.system.name`, `db.system`, OpenTracing's `db.type`): `db.query.summary` if the
-//!    instrumentation wrote one, else `db.operation.name db.collection.name`, else the first
-//!    keyword and the main table of `db.query.text`, `db.statement` or zipkin-js's `sql.query`
-//!    (`SELECT orders`); literals
-//!    never reach the name;
+//! 3. a database call (`db.system.name`, `db.system`, OpenTracing's `db.type`):
+//!    `db.query.summary` if the instrumentation wrote one, else `db.operation.name
+//!    db.collection.name`, else the first keyword and the main table of `db.query.text`,
+//!    `db.statement` or zipkin-js's `sql.query` (`SELECT orders`); literals never reach the name;
 //! 4. RPC: `rpc.service/rpc.method`;
 //! 5. messaging: the operation and the destination (`publish orders`), the destination's
 //!    template when it has one;
@@ -662,6 +661,19 @@ mod tests {
         let mut out = String::new();
         assert!(!write_statement_family("{\"find\": \"x\"}", &mut out));
         assert!(!write_statement_family("", &mut out));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_statement_or_url_is_named_without_panicking(text in "\\PC{0,80}", sql in "[a-zA-Z '\"`\\[\\]().,;*/=?$-]{0,60}") {
+            let mut out = String::new();
+            let _ = write_statement_family(&text, &mut out);
+            let _ = write_statement_family(&sql, &mut out);
+            let s = span("x", SpanKind::Client, &[("http.request.method", "GET"), ("url.full", &text)]);
+            proptest::prop_assert!(name(&s).starts_with("GET"));
+            let db = span("x", SpanKind::Client, &[("db.system", "mysql"), ("db.query.text", &sql)]);
+            proptest::prop_assert!(name(&db).len() <= MAX_RESOURCE_BYTES);
+        }
     }
 
     #[test]
