@@ -99,15 +99,24 @@ impl LatencySketch {
 
     /// Reads [`LatencySketch::encode`]'s bytes back; refuses sketches of another accuracy, which
     /// could not be merged with ours.
+    ///
+    /// The library's decoder adds bin counts without checking for overflow, so hostile or
+    /// damaged bytes can make it panic in a build with overflow checks; that panic is caught
+    /// here and answered as an encoding error, so no input can take the caller down.
     pub fn decode(bytes: &[u8]) -> Result<Self, SketchDecodeError> {
-        let inner = DDSketch::from_java_bytes(bytes)
-            .map_err(|error| SketchDecodeError::Encoding(error.to_string()))?;
-        let mut sketch = Self::new();
-        let gamma = config().gamma;
-        // The decoder rebuilds the configuration from the encoded gamma; a merge into an empty
-        // sketch of ours succeeds exactly when the configurations are equal.
-        sketch.inner.merge(&inner).map_err(|_| SketchDecodeError::OtherAccuracy { gamma })?;
-        Ok(sketch)
+        let decoded = std::panic::catch_unwind(|| {
+            let inner = DDSketch::from_java_bytes(bytes)
+                .map_err(|error| SketchDecodeError::Encoding(error.to_string()))?;
+            let mut sketch = Self::new();
+            let gamma = config().gamma;
+            // The decoder rebuilds the configuration from the encoded gamma; a merge into an
+            // empty sketch of ours succeeds exactly when the configurations are equal.
+            sketch.inner.merge(&inner).map_err(|_| SketchDecodeError::OtherAccuracy { gamma })?;
+            Ok(sketch)
+        });
+        decoded.unwrap_or_else(|_| {
+            Err(SketchDecodeError::Encoding("bin counts overflow: the bytes are damaged".into()))
+        })
     }
 
     /// Bytes of bins this sketch holds, for memory accounting.
