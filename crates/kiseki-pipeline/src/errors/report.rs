@@ -45,7 +45,7 @@ impl ErrorReport {
         let mut message_from_status = false;
         let error_type = from_event(semconv::EXCEPTION_TYPE)
             .or_else(|| nonempty(span.attributes.get_str(semconv::ERROR_TYPE)))
-            .map(|t| Str::new(t.strip_prefix("builtins.").unwrap_or(t)))
+            .map(|t| Str::new(clean_type_name(t)))
             .or_else(|| http_status_type(span))
             .or_else(|| grpc_status_type(span))
             .or_else(|| {
@@ -77,6 +77,14 @@ impl ErrorReport {
         self.endpoint = endpoint.into();
         self
     }
+}
+
+/// Python's `builtins.KeyError` as `KeyError`; `<class 'shop.CouponExpired'>` (Python
+/// jaeger-client's `error.kind`) as `shop.CouponExpired`.
+fn clean_type_name(name: &str) -> &str {
+    let name =
+        name.strip_prefix("<class '").and_then(|rest| rest.strip_suffix("'>")).unwrap_or(name);
+    name.strip_prefix("builtins.").unwrap_or(name)
 }
 
 fn nonempty(text: Option<&str>) -> Option<&str> {
@@ -217,6 +225,13 @@ mod tests {
         let mut s = span(Status::error(""));
         s.events.push(exception("builtins.KeyError", "'sku-42'", ""));
         assert_eq!(ErrorReport::of(&s).unwrap().error_type, "KeyError");
+    }
+
+    #[test]
+    fn python_class_repr_is_unwrapped() {
+        let mut s = span(Status::error(""));
+        s.events.push(exception("<class '__main__.CouponExpired'>", "coupon expired", ""));
+        assert_eq!(ErrorReport::of(&s).unwrap().error_type, "__main__.CouponExpired");
     }
 
     #[test]
