@@ -2,6 +2,8 @@
 //! every span the emitter says failed gives an error report and no other span does, and what
 //! each report says (type, message, top frames) holds whatever format carried it.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
