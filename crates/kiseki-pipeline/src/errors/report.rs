@@ -56,6 +56,8 @@ impl ErrorReport {
         let message = match from_event(semconv::EXCEPTION_MESSAGE) {
             Some(message) => Str::new(message),
             None if message_from_status && status_type.is_some() => Str::new(status_rest),
+            // `KeyError: 'x'` as the status of a span whose type is known as `builtins.KeyError`.
+            None if status_type.is_some_and(|t| same_type(t, &error_type)) => Str::new(status_rest),
             None => Str::new(status_message),
         };
         Some(ErrorReport {
@@ -85,6 +87,13 @@ fn clean_type_name(name: &str) -> &str {
     let name =
         name.strip_prefix("<class '").and_then(|rest| rest.strip_suffix("'>")).unwrap_or(name);
     name.strip_prefix("builtins.").unwrap_or(name)
+}
+
+/// Whether two spellings name one type: equal, or one the qualified form of the other.
+fn same_type(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long == short
+        || long.strip_suffix(short).is_some_and(|qualifier| qualifier.ends_with(['.', ':']))
 }
 
 fn nonempty(text: Option<&str>) -> Option<&str> {
@@ -225,6 +234,26 @@ mod tests {
         let mut s = span(Status::error(""));
         s.events.push(exception("builtins.KeyError", "'sku-42'", ""));
         assert_eq!(ErrorReport::of(&s).unwrap().error_type, "KeyError");
+    }
+
+    #[test]
+    fn a_status_message_loses_the_type_the_exception_names() {
+        let mut s = span(Status::error("KeyError: 'sku-42'"));
+        let mut attributes = Attributes::new();
+        attributes.push(semconv::EXCEPTION_TYPE, "builtins.KeyError");
+        s.events.push(Event {
+            name: Str::from_static(semconv::EXCEPTION_EVENT),
+            attributes,
+            ..Event::default()
+        });
+        let report = ErrorReport::of(&s).unwrap();
+        assert_eq!((report.error_type.as_str(), report.message.as_str()), ("KeyError", "'sku-42'"));
+
+        let mut other = span(Status::error("ValueError: bad"));
+        other.attributes.push(semconv::ERROR_TYPE, "KeyError");
+        assert_eq!(ErrorReport::of(&other).unwrap().message, "ValueError: bad");
+        assert!(same_type("_otel_trace.CouponExpired", "CouponExpired"));
+        assert!(!same_type("XCouponExpired", "CouponExpired"));
     }
 
     #[test]
