@@ -9,8 +9,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use kiseki_codec::{datadog, jaeger, otlp, zipkin};
-use kiseki_model::Span;
-use kiseki_pipeline::errors::{ErrorGroupKey, ErrorGroups, ErrorReport, Recorded};
+use kiseki_model::{Span, SpanKind};
+use kiseki_pipeline::errors::{ErrorGroupKey, ErrorGroups, ErrorReport, ErrorSource, Recorded};
 use serde_json::Value;
 
 const TRACERS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata/tracers");
@@ -168,6 +168,11 @@ fn python_opentelemetry_error_has_one_key_over_every_transport() {
             "{folder}"
         );
         assert_eq!(key.error_type, "CouponExpired", "{folder}");
+        assert_eq!(report.source, ErrorSource::Exception, "{folder}");
+        // Zipkin has no kind for internal spans.
+        let kind =
+            if folder.contains("zipkin") { SpanKind::Unspecified } else { SpanKind::Internal };
+        assert_eq!(report.span_kind, kind, "{folder}");
         assert_eq!(key.normalised_message, "coupon <id> expired — gültig bis <ts>", "{folder}");
         assert_eq!(
             frames(key),
@@ -226,11 +231,13 @@ fn node_errors_over_every_transport() {
                 } else {
                     // Zipkin annotations carry only the event's name.
                     assert_eq!(report.error_type, "Error", "{folder}");
+                    assert_eq!(report.source, ErrorSource::Status, "{folder}");
                     assert!(key.frames.is_empty(), "{folder}");
                 }
             }
             "post /payments" | "http.request" => {
                 assert_eq!(report.error_type, "HTTP 402", "{folder}");
+                assert_eq!(report.source, ErrorSource::HttpStatus, "{folder}");
                 assert!(key.frames.is_empty(), "{folder}");
             }
             other => panic!("{folder}: unexpected error span {other}"),

@@ -2,9 +2,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use kiseki_model::Str;
+use kiseki_model::{SpanKind, Str};
 use kiseki_pipeline::errors::{
-    ErrorReport, Fingerprint, MAX_NORMALISED_LEN, normalise_message, parse_frames,
+    ErrorReport, ErrorSource, Fingerprint, MAX_NORMALISED_LEN, normalise_message, parse_frames,
 };
 use proptest::prelude::*;
 
@@ -60,6 +60,8 @@ fn report(message: &str) -> ErrorReport {
         stacktrace: Str::default(),
         version: Str::default(),
         environment: Str::default(),
+        source: ErrorSource::Exception,
+        span_kind: SpanKind::Server,
     }
 }
 

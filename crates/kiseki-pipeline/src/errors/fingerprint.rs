@@ -123,9 +123,10 @@ impl FromStr for Fingerprint {
 
 #[cfg(test)]
 mod tests {
-    use kiseki_model::Str;
+    use kiseki_model::{SpanKind, Str};
 
     use super::*;
+    use crate::errors::ErrorSource;
 
     fn report(service: &str, kind: &str, message: &str, stack: &str) -> ErrorReport {
         ErrorReport {
@@ -136,6 +137,8 @@ mod tests {
             stacktrace: Str::new(stack),
             version: Str::new("1.0.0"),
             environment: Str::new("prod"),
+            source: ErrorSource::Exception,
+            span_kind: SpanKind::Server,
         }
     }
 

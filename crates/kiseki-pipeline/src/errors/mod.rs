@@ -16,5 +16,5 @@ pub use groups::{
     Occurrence, Recorded, Reopening,
 };
 pub use message::{MAX_NORMALISED_LEN, normalise_message};
-pub use report::{ErrorReport, UNKNOWN_ERROR_TYPE};
+pub use report::{ErrorReport, ErrorSource, UNKNOWN_ERROR_TYPE};
 pub use stack::{StackFrame, parse_frames, top_frames};

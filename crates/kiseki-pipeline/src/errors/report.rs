@@ -2,7 +2,24 @@
 //! the codecs already turn Datadog's `error`/`error.*` meta, Zipkin's `error` tag and Jaeger's
 //! `error=true` tag and `error.kind` logs into the status and an `exception` event.
 
-use kiseki_model::{AnyValue, Event, Span, Str, semconv};
+use kiseki_model::{AnyValue, Event, Span, SpanKind, Str, semconv};
+
+/// Where a report's error type came from, most telling first. Lets a caller choose which errors
+/// to track: Datadog's Error Tracking, for one, takes only spans with type, message and stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorSource {
+    /// An `exception` event with `exception.type` (Datadog `error.type` and Jaeger `error.kind`
+    /// arrive as one).
+    Exception,
+    /// The span's `error.type` attribute.
+    ErrorTypeAttribute,
+    /// The HTTP response status.
+    HttpStatus,
+    /// The gRPC status code.
+    GrpcStatus,
+    /// Only the span status: a type-like token leading its message, or nothing.
+    Status,
+}
 
 /// The error one span reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +39,9 @@ pub struct ErrorReport {
     pub version: Str,
     /// `deployment.environment.name` (or the older `deployment.environment`), empty when unknown.
     pub environment: Str,
+    pub source: ErrorSource,
+    /// The span's kind: a client span's error may only echo the error of the server it called.
+    pub span_kind: SpanKind,
 }
 
 /// The error type given when a span says nothing about the kind of its error.
@@ -42,20 +62,21 @@ impl ErrorReport {
         let status_message = span.status.message.trim();
         let (status_type, status_rest) = split_leading_type(status_message);
 
-        let mut message_from_status = false;
-        let error_type = from_event(semconv::EXCEPTION_TYPE)
-            .or_else(|| nonempty(span.attributes.get_str(semconv::ERROR_TYPE)))
-            .map(|t| Str::new(clean_type_name(t)))
-            .or_else(|| http_status_type(span))
-            .or_else(|| grpc_status_type(span))
-            .or_else(|| {
-                message_from_status = true;
-                status_type.map(Str::new)
-            })
-            .unwrap_or_else(|| Str::from_static(UNKNOWN_ERROR_TYPE));
+        let (error_type, source) = if let Some(t) = from_event(semconv::EXCEPTION_TYPE) {
+            (Str::new(clean_type_name(t)), ErrorSource::Exception)
+        } else if let Some(t) = nonempty(span.attributes.get_str(semconv::ERROR_TYPE)) {
+            (Str::new(clean_type_name(t)), ErrorSource::ErrorTypeAttribute)
+        } else if let Some(t) = http_status_type(span) {
+            (t, ErrorSource::HttpStatus)
+        } else if let Some(t) = grpc_status_type(span) {
+            (t, ErrorSource::GrpcStatus)
+        } else {
+            let t = status_type.map_or_else(|| Str::from_static(UNKNOWN_ERROR_TYPE), Str::new);
+            (t, ErrorSource::Status)
+        };
         let message = match from_event(semconv::EXCEPTION_MESSAGE) {
             Some(message) => Str::new(message),
-            None if message_from_status && status_type.is_some() => Str::new(status_rest),
+            None if source == ErrorSource::Status && status_type.is_some() => Str::new(status_rest),
             // `KeyError: 'x'` as the status of a span whose type is known as `builtins.KeyError`.
             None if status_type.is_some_and(|t| same_type(t, &error_type)) => Str::new(status_rest),
             None => Str::new(status_message),
@@ -71,6 +92,8 @@ impl ErrorReport {
                 span,
                 &[semconv::DEPLOYMENT_ENVIRONMENT_NAME, semconv::DEPLOYMENT_ENVIRONMENT],
             ),
+            source,
+            span_kind: span.kind,
         })
     }
 
@@ -220,6 +243,7 @@ mod tests {
         ));
         let report = ErrorReport::of(&s).unwrap();
         assert_eq!(report.error_type, "_otel_trace.CouponExpired");
+        assert_eq!(report.source, ErrorSource::Exception);
         assert_eq!(report.message, "coupon SPRING24 expired");
         assert_eq!(report.stacktrace, "Traceback");
         assert_eq!(report.service, "checkout");
@@ -267,9 +291,18 @@ mod tests {
     fn error_type_attribute_then_http_then_grpc() {
         let mut s = span(Status::error("upstream failed"));
         s.attributes.push(semconv::HTTP_RESPONSE_STATUS_CODE, 503i64);
-        assert_eq!(ErrorReport::of(&s).unwrap().error_type, "HTTP 503");
+        let report = ErrorReport::of(&s).unwrap();
+        assert_eq!(
+            (report.error_type.as_str(), report.source),
+            ("HTTP 503", ErrorSource::HttpStatus)
+        );
+        assert_eq!(report.message, "upstream failed");
         s.attributes.push(semconv::ERROR_TYPE, "timeout");
-        assert_eq!(ErrorReport::of(&s).unwrap().error_type, "timeout");
+        let report = ErrorReport::of(&s).unwrap();
+        assert_eq!(
+            (report.error_type.as_str(), report.source),
+            ("timeout", ErrorSource::ErrorTypeAttribute)
+        );
 
         let mut zipkin = span(Status::error(""));
         zipkin.attributes.push(HTTP_STATUS_CODE_OLD, "502");
@@ -277,7 +310,11 @@ mod tests {
 
         let mut grpc = span(Status::error(""));
         grpc.attributes.push(RPC_GRPC_STATUS_CODE, 14i64);
-        assert_eq!(ErrorReport::of(&grpc).unwrap().error_type, "gRPC UNAVAILABLE");
+        let report = ErrorReport::of(&grpc).unwrap();
+        assert_eq!(
+            (report.error_type.as_str(), report.source),
+            ("gRPC UNAVAILABLE", ErrorSource::GrpcStatus)
+        );
 
         let mut jaeger = span(Status::error(""));
         jaeger.attributes.push(semconv::HTTP_RESPONSE_STATUS_CODE, 500.0);
@@ -291,6 +328,7 @@ mod tests {
         )))
         .unwrap();
         assert_eq!(report.error_type, "java.lang.IllegalStateException");
+        assert_eq!(report.source, ErrorSource::Status);
         assert_eq!(report.message, "cache not loaded");
         let report =
             ErrorReport::of(&span(Status::error("Net::SMTPServerBusy: 421 busy"))).unwrap();

@@ -4,7 +4,8 @@
 //! Recognised, line by line: Python tracebacks (`File "…", line N, in f`, innermost last), JVM
 //! (`at com.x.Y.m(Y.java:42)`), .NET (`at N.C.M(String s) in /p/C.cs:line 42`), Node.js
 //! (`at f (/app/x.js:10:5)`, `at /app/x.js:10:5`), Go panics (`pkg.f(...)` then
-//! `\t/path/f.go:42 +0x1d`) and Ruby (`/app/x.rb:42:in 'm'`). A frame keeps its function and its
+//! `\t/path/f.go:42 +0x1d`), Ruby (`/app/x.rb:42:in 'm'`) and PHP
+//! (`#0 /app/src/Cart.php(42): App\Cart->add()`). A frame keeps its function and its
 //! module (class or package where the language names one, otherwise the file name without
 //! directory and extension); line and column numbers, addresses, argument lists, lambda and
 //! closure numbers and directories are dropped. Where one trace holds several exceptions (Java
@@ -82,7 +83,7 @@ pub fn parse_frames(trace: &str) -> Vec<StackFrame> {
             }
             continue;
         }
-        if let Some(frame) = ruby_frame(trimmed) {
+        if let Some(frame) = ruby_frame(trimmed).or_else(|| php_frame(trimmed)) {
             frames.push(frame);
             continue;
         }
@@ -184,16 +185,16 @@ fn at_frame(rest: &str) -> Option<StackFrame> {
         if is_jvm_location(inside) && !before.contains(' ') {
             return Some(jvm_frame(before));
         }
-        if rest.contains(" in ") && rest.contains(":line ")
-            || is_dotnet_arguments(inside) && !before.contains(' ')
-        {
-            return Some(dotnet_frame(before));
-        }
-        // Node.js: `fn (location)`, location being a path with line and column, `native` or `<anonymous>`.
-        if before.contains(' ') || looks_like_js_location(inside) {
+        // Node.js writes spaces before the location (`async f`, `new C`, `f [as g]`) and names
+        // runtime locations; .NET never has a space in the method name.
+        if before.contains(' ') || is_js_runtime_location(inside) {
             return Some(node_frame(before, inside));
         }
-        return Some(dotnet_frame(before));
+        let dotnet_location = rest.contains(" in ") && rest.contains(":line ");
+        if dotnet_location || is_dotnet_arguments(inside) {
+            return Some(dotnet_frame(before));
+        }
+        return Some(node_frame(before, inside));
     }
     // Node.js without a function name: `at /app/x.js:10:5`, `at node:internal/x:1:2`.
     Some(node_frame("<anonymous>", rest))
@@ -211,8 +212,9 @@ fn is_dotnet_arguments(inside: &str) -> bool {
     inside.is_empty() || !inside.contains('/') && !inside.contains(':')
 }
 
-fn looks_like_js_location(inside: &str) -> bool {
-    inside == "native" || inside == "<anonymous>" || inside.contains(':')
+/// Where Node.js runs code of its own: `native`, `<anonymous>`, `index 0` (in `Promise.all`).
+fn is_js_runtime_location(inside: &str) -> bool {
+    inside == "native" || inside == "<anonymous>" || inside.starts_with("index ")
 }
 
 /// `com.shop.cart.CartService.lambda$add$0` (JVM frame, location removed).
@@ -279,11 +281,12 @@ fn node_frame(function: &str, location: &str) -> StackFrame {
             path = head;
         }
     }
+    // Locations without a file name are the runtime's: `native`, `<anonymous>`, `index 0` (in
+    // `Promise.all`).
     let library = path.starts_with("node:")
         || path.starts_with("internal/")
         || path.contains("node_modules")
-        || path == "native"
-        || path == "<anonymous>";
+        || !path.contains('.');
     StackFrame {
         module: file_stem(path).to_owned(),
         function: strip_generated_numbers(function),
@@ -335,6 +338,24 @@ fn ruby_frame(line: &str) -> Option<StackFrame> {
         function: method,
         in_app: !library.iter().any(|marker| path.contains(marker)),
     })
+}
+
+/// PHP: `#0 /app/src/Cart.php(42): App\Cart->add('x', 2)`, or `#3 [internal function]: f()`.
+fn php_frame(line: &str) -> Option<StackFrame> {
+    let rest = line.strip_prefix('#')?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let rest = rest[digits..].strip_prefix(' ').filter(|_| digits > 0)?;
+    let (location, call) = rest.split_once(": ")?;
+    let path = location.split_once('(').map_or(location, |(path, _)| path);
+    let function = call.split_once('(').map_or(call, |(function, _)| function).trim();
+    // `App\Cart->add` or `App\Cart::add`: the class is the module.
+    let (module, function) = match function.rsplit_once("->").or_else(|| function.rsplit_once("::"))
+    {
+        Some((class, method)) => (class.to_owned(), method.to_owned()),
+        None => (file_stem(path).to_owned(), function.to_owned()),
+    };
+    let library = path.contains("/vendor/") || path.starts_with('[');
+    Some(StackFrame { module, function: strip_generated_numbers(&function), in_app: !library })
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! Group bookkeeping: counts, bounds, samples and the resolve/ignore/reopen lifecycle.
 
+use kiseki_model::SpanKind;
+
 use super::*;
+use crate::errors::ErrorSource;
 
 const MINUTE: u64 = NANOS_PER_MINUTE;
 const START: u64 = 1_795_308_000 * 1_000_000_000;
@@ -14,6 +17,8 @@ fn report(message: &str, endpoint: &str, version: &str) -> ErrorReport {
         stacktrace: Str::default(),
         version: Str::new(version),
         environment: Str::new("prod"),
+        source: ErrorSource::Exception,
+        span_kind: SpanKind::Server,
     }
 }
 

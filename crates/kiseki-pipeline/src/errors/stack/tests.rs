@@ -137,6 +137,29 @@ fn ruby_backtrace_old_and_new_quotes() {
 }
 
 #[test]
+fn php_frames() {
+    let trace = "#0 /var/www/app/src/Cart/CartService.php(57): App\\Cart\\CartStore->get(42)\n#1 /var/www/app/src/Controller/CartController.php(22): App\\Cart\\CartService::add('sku-1', 2)\n#2 [internal function]: App\\Controller\\CartController->post(Object(Symfony\\Component\\HttpFoundation\\Request))\n#3 /var/www/app/vendor/symfony/http-kernel/HttpKernel.php(181): call_user_func_array(Array, Array)\n#4 {main}";
+    let all = parse_frames(trace);
+    assert_eq!(
+        shown(&all),
+        [
+            "App\\Cart\\CartStore:get",
+            "App\\Cart\\CartService:add",
+            "App\\Controller\\CartController:post",
+            "HttpKernel:call_user_func_array",
+        ]
+    );
+    assert_eq!(top_frames(trace, 5).len(), 2);
+}
+
+#[test]
+fn node_runtime_locations_are_not_the_application() {
+    let trace = "Error: x\n    at async Promise.all (index 0)\n    at new Promise (<anonymous>)\n    at Array.map (native)";
+    assert!(parse_frames(trace).iter().all(|frame| !frame.in_app));
+    assert_eq!(parse_frames(trace)[0].function, "Promise.all");
+}
+
+#[test]
 fn no_frames_in_plain_text() {
     assert!(parse_frames("something went wrong").is_empty());
     assert!(parse_frames("").is_empty());
