@@ -24,10 +24,32 @@ use config::{FileConfig, Settings, StoreSettings};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// mimalloc's number for its `purge_delay` option (`mi_option_e` in mimalloc.h, v3), which
+/// libmimalloc-sys names no constant for.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory for reuse instead of giving it back to the OS a second after it is freed.
+///
+/// Ingest frees a head of hundreds of megabytes every few seconds and allocates the next at
+/// once. Giving the pages back and faulting them in again (the kernel zeroes each one) cost 11 %
+/// of the server's CPU at full ingest (BENCHMARKS.md, "The allocator"). Memory stays bounded by
+/// the store's own limits; the process keeps its peak instead of shrinking after it. An operator's
+/// `MIMALLOC_PURGE_DELAY` wins.
+#[allow(unsafe_code)]
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: `mi_option_set` stores an integer in mimalloc's option table. mimalloc documents it
+    // as not thread safe; this runs first in `main`, before any other thread exists.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 /// How long `serve` waits at shutdown for demo requests in flight.
 const DEMO_DRAIN: Duration = Duration::from_secs(2);
 
 fn main() -> anyhow::Result<ExitCode> {
+    keep_freed_memory();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -173,4 +195,25 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The option number is mimalloc's `purge_delay`: its default (1000 ms in mimalloc v3) reads
+    /// back, and a value set reads back.
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_purge_delay_option_is_the_one_mimalloc_means() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reads and writes of mimalloc's option table; no other test touches it.
+        unsafe {
+            assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), 1000);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+            assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), -1);
+        }
+    }
 }
