@@ -106,15 +106,24 @@ impl ApiError {
         self.reason.status()
     }
 
-    /// The response with a body the caller chose (e.g. OTLP's `Status` message).
+    /// The response with a body the caller chose (e.g. OTLP's `Status` message), marked
+    /// [`Rejected`] so a receiver's metrics layer counts it.
     pub fn into_response_with_body(self, content_type: &'static str, body: Vec<u8>) -> Response {
+        let reason = self.reason;
+        let mut response = self.query_response(content_type, body);
+        response.extensions_mut().insert(Rejected(reason));
+        response
+    }
+
+    /// The response with a body the caller chose, not marked [`Rejected`]: a query API's
+    /// refusal, which is counted by its status, never as a refused ingest request.
+    pub fn query_response(self, content_type: &'static str, body: Vec<u8>) -> Response {
         let mut response = (self.status(), body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         if self.reason.is_retryable() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
         }
-        response.extensions_mut().insert(Rejected(self.reason));
         response
     }
 }

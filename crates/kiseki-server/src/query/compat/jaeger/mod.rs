@@ -19,7 +19,7 @@ mod params;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kiseki_codec::jaeger::query_json;
@@ -30,7 +30,7 @@ use self::params::TracesRequest;
 use super::dependencies::links_in_window;
 use super::query_string::QueryString;
 use super::search::{fetch_traces, find_traces, now_unix_nano};
-use crate::error::{ApiError, RETRY_AFTER_SECONDS};
+use crate::error::{ApiError, Reason};
 use crate::query::limits::bad_parameter;
 use crate::query::{QueryState, adjust};
 
@@ -46,27 +46,21 @@ pub(super) fn routes() -> Router<QueryState> {
 
 /// A refused request in Jaeger's error envelope.
 #[derive(Debug)]
-struct JaegerError {
-    status: StatusCode,
-    message: String,
-}
+struct JaegerError(ApiError);
 
 impl From<ApiError> for JaegerError {
     fn from(error: ApiError) -> Self {
-        Self { status: error.status(), message: error.message }
+        Self(error)
     }
 }
 
 impl IntoResponse for JaegerError {
     fn into_response(self) -> Response {
-        let body = query_json::error_response(self.status.as_u16(), &self.message);
-        let mut response = (self.status, axum::Json(body)).into_response();
-        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-        }
-        response
+        let error = self.0;
+        let body = query_json::error_response(error.status().as_u16(), &error.message);
+        // Writing a `Value` does not fail: its map keys are strings.
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+        error.query_response("application/json", body)
     }
 }
 
@@ -92,10 +86,10 @@ fn json_response(params: &QueryString, body: &Value) -> Response {
     match bytes {
         Ok(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         // Writing a `Value` does not fail: its map keys are strings.
-        Err(error) => JaegerError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message: format!("writing the answer failed: {error}"),
-        }
+        Err(error) => JaegerError(ApiError::new(
+            Reason::Internal,
+            format!("writing the answer failed: {error}"),
+        ))
         .into_response(),
     }
 }
@@ -225,10 +219,7 @@ async fn trace_by_id(
     }
     let spans = state.limits.run(async { Ok(state.store.trace(id).await?) }).await?;
     if spans.is_empty() {
-        return Err(JaegerError {
-            status: StatusCode::NOT_FOUND,
-            message: "trace not found".into(),
-        });
+        return Err(ApiError::not_found("trace not found").into());
     }
     let trace = query_json::trace_to_json(&prepared(spans, params.flag("raw")));
     Ok(envelope(&params, json!([trace]), 0, Value::Null))

@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use kiseki_codec::jaeger::query_json::trace_id_text;
@@ -37,7 +37,7 @@ use serde_json::json;
 use super::dependencies::{links_in_window, remote_services};
 use super::query_string::QueryString;
 use super::search::{fetch_traces, find_traces, now_unix_nano, window_start};
-use crate::error::{ApiError, RETRY_AFTER_SECONDS};
+use crate::error::ApiError;
 use crate::query::QueryState;
 use crate::query::limits::bad_parameter;
 
@@ -56,31 +56,18 @@ pub(super) fn routes() -> Router<QueryState> {
 
 /// A refused request, answered as Zipkin does: the message as plain text.
 #[derive(Debug)]
-struct ZipkinError {
-    status: StatusCode,
-    message: String,
-}
+struct ZipkinError(ApiError);
 
 impl From<ApiError> for ZipkinError {
     fn from(error: ApiError) -> Self {
-        Self { status: error.status(), message: error.message }
+        Self(error)
     }
 }
 
 impl IntoResponse for ZipkinError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            format!("{}\n", self.message),
-        )
-            .into_response();
-        if matches!(self.status, StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE) {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
-        }
-        response
+        let body = format!("{}\n", self.0.message).into_bytes();
+        self.0.query_response("text/plain; charset=utf-8", body)
     }
 }
 
@@ -230,10 +217,7 @@ async fn trace_by_id(State(state): State<QueryState>, Path(text): Path<String>) 
     let id = trace_id(&text)?;
     let spans = state.limits.run(async { Ok(state.store.trace(id).await?) }).await?;
     if spans.is_empty() {
-        return Err(ZipkinError {
-            status: StatusCode::NOT_FOUND,
-            message: format!("{} not found", trace_id_text(id)),
-        });
+        return Err(ApiError::not_found(format!("{} not found", trace_id_text(id))).into());
     }
     Ok(json_bytes(encode_v2_json(&sorted(spans))))
 }
