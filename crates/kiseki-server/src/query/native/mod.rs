@@ -76,7 +76,7 @@ impl IntoResponse for NativeError {
         };
         // Serializing a struct of strings and numbers cannot fail.
         let body = serde_json::to_vec(&body).unwrap_or_default();
-        error.into_response_with_body("application/json", body)
+        error.query_response("application/json", body)
     }
 }
 

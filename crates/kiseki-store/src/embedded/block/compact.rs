@@ -285,19 +285,8 @@ impl<'b> Cursor<'b> {
                 return Ok(false);
             }
             self.next_group += 1;
-            self.reader = Some(self.open_group(group)?);
+            self.reader = Some(read_row_group(self.block, group)?);
         }
-    }
-
-    fn open_group(&self, group: usize) -> Result<ParquetRecordBatchReader, BlockError> {
-        let data = self.block.data();
-        let loaded = data.load_all(self.block.index(), group)?;
-        let metadata = data.metadata().clone();
-        Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(loaded, metadata)
-            .with_row_groups(vec![group])
-            .with_projection(ProjectionMask::all())
-            .with_batch_size(BATCH_ROWS)
-            .build()?)
     }
 
     /// Appends the rows of the trace at the cursor (`trace_id`, from [`Self::peek`]) to
@@ -736,6 +725,18 @@ fn move_attributes(
     Ok(dedicated_set)
 }
 
+/// Every column of one row group of `block`, [`BATCH_ROWS`] rows at a time.
+fn read_row_group(block: &Block, group: usize) -> Result<ParquetRecordBatchReader, BlockError> {
+    let data = block.data();
+    let loaded = data.load_all(block.index(), group)?;
+    let metadata = data.metadata().clone();
+    Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(loaded, metadata)
+        .with_row_groups(vec![group])
+        .with_projection(ProjectionMask::all())
+        .with_batch_size(BATCH_ROWS)
+        .build()?)
+}
+
 #[cfg(test)]
 pub(super) mod through_spans {
     //! Compaction as it was done before: every row decoded into a span and written again.
@@ -745,14 +746,11 @@ pub(super) mod through_spans {
     use std::path::Path;
 
     use kiseki_model::{Span, TraceId};
-    use parquet::arrow::ProjectionMask;
-    use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
     use super::super::read::SpanDecoder;
     use super::super::{Block, BlockError, BlockId, publish};
-
-    /// Rows decoded at a time from each input.
-    const BATCH_ROWS: usize = 4_096;
+    use super::read_row_group;
 
     /// Reads one block's traces in trace-id order.
     struct TraceCursor<'b> {
@@ -825,20 +823,8 @@ pub(super) mod through_spans {
                     return Ok(false);
                 }
                 self.next_group += 1;
-                self.reader = Some(self.open_group(group)?);
+                self.reader = Some(read_row_group(self.block, group)?);
             }
-        }
-
-        fn open_group(&self, group: usize) -> Result<ParquetRecordBatchReader, BlockError> {
-            let data = self.block.data();
-            let loaded = data.load_all(self.block.index(), group)?;
-            let metadata = data.metadata().clone();
-            let mask = ProjectionMask::all();
-            Ok(ParquetRecordBatchReaderBuilder::new_with_metadata(loaded, metadata)
-                .with_row_groups(vec![group])
-                .with_projection(mask)
-                .with_batch_size(BATCH_ROWS)
-                .build()?)
         }
     }
 
