@@ -191,6 +191,10 @@ fn starts_token(chars: &[char], i: usize) -> bool {
     i == 0 || !(is_word_char(chars[i - 1]) || chars[i - 1] == '>')
 }
 
+/// Characters that end a URL in a message: whitespace aside, every quote the quote rule knows
+/// (so a URL never swallows the quote that closes the text around it) and brackets.
+const URL_STOPS: &str = "'\"`“”‘’«»<>()[]{},";
+
 fn url_end(chars: &[char], i: usize) -> Option<usize> {
     let scheme = count_while(chars, i, |c| c.is_ascii_alphanumeric() || "+.-".contains(c));
     if scheme == 0 || !chars[i].is_ascii_alphabetic() {
@@ -200,9 +204,8 @@ fn url_end(chars: &[char], i: usize) -> Option<usize> {
     if chars.get(rest..rest + 3)? != [':', '/', '/'] {
         return None;
     }
-    let end = rest
-        + 3
-        + count_while(chars, rest + 3, |c| !c.is_whitespace() && !"'\"`<>()[]{},".contains(c));
+    let end =
+        rest + 3 + count_while(chars, rest + 3, |c| !c.is_whitespace() && !URL_STOPS.contains(c));
     Some(end)
 }
 
@@ -389,20 +392,28 @@ fn may_follow_quote(c: Option<&char>) -> bool {
 }
 
 /// Quoted text: an opening quote after whitespace or opening punctuation (what the normalised
-/// text so far ends with, `previous`), and the next closing quote followed by whitespace,
-/// closing punctuation or the end (so `don't` and `users' data` are not quotes). Both rules
-/// see the same characters in a normalised text, which keeps normalising idempotent.
+/// text so far ends with, `previous`), up to the first closing quote that is followed by
+/// whitespace, closing punctuation or the end (so `don't` and `users' data` do not end a
+/// quote); an empty quote is no quote. A closing quote inside the text is skipped rather than
+/// ending the search: otherwise a quote nested inside (`"[`x"`:"`) would be replaced first and
+/// a second pass would find the outer one, and normalising would not be idempotent.
 fn quoted_end(chars: &[char], i: usize, previous: Option<char>) -> Option<usize> {
     let open = chars[i];
     if !matches!(open, '\'' | '"' | '`' | '“' | '‘' | '«') || !may_precede_quote(previous) {
         return None;
     }
     let close = closing_quote(open);
-    let closing = i + 1 + count_while(chars, i + 1, |c| c != close);
-    let valid = closing > i + 1
-        && chars.get(closing) == Some(&close)
-        && may_follow_quote(chars.get(closing + 1));
-    valid.then_some(closing + 1)
+    let mut closing = i + 1 + count_while(chars, i + 1, |c| c != close);
+    if closing == i + 1 {
+        return None;
+    }
+    while chars.get(closing) == Some(&close) {
+        if may_follow_quote(chars.get(closing + 1)) {
+            return Some(closing + 1);
+        }
+        closing += 1 + count_while(chars, closing + 1, |c| c != close);
+    }
+    None
 }
 
 #[cfg(test)]
